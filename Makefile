@@ -19,12 +19,12 @@ quickstart: venv
 
 test: venv
 	./scripts/system-deps.sh
-	$(BIN)/ruff check hpsearch tests benchmarks
-	$(BIN)/ruff format --check hpsearch tests benchmarks
+	$(BIN)/ruff check hpsearch tests benchmarks migrations
+	$(BIN)/ruff format --check hpsearch tests benchmarks migrations
 	$(BIN)/mypy hpsearch
 	$(BIN)/pytest
 
 lint: venv
-	$(BIN)/ruff check hpsearch tests benchmarks
-	$(BIN)/ruff format --check hpsearch tests benchmarks
+	$(BIN)/ruff check hpsearch tests benchmarks migrations
+	$(BIN)/ruff format --check hpsearch tests benchmarks migrations
 	$(BIN)/mypy hpsearch

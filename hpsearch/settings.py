@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     """Where hpsearch keeps things. Every store defaults to a file under `home`."""
 
-    model_config = SettingsConfigDict(env_prefix="HPSEARCH_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="HPSEARCH_", extra="ignore", populate_by_name=True)
 
     home: Path = Path("hpsearch-data")
     database_url: str | None = None  # hpsearch's catalog

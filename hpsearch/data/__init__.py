@@ -1,0 +1,24 @@
+"""Datasets for the MLP: the IDX format, named datasets and their sources, splits, user images.
+
+Imports neither Optuna nor MLflow: the trainer and the CLI sit above it.
+"""
+
+from hpsearch.data._dataset import Dataset, load_dataset
+from hpsearch.data._errors import DatasetError
+from hpsearch.data._idx import read_idx, write_idx
+from hpsearch.data._images import load_images
+from hpsearch.data._registry import DATASET_NAMES
+from hpsearch.data._splits import Splits, load_splits, make_splits
+
+__all__ = [
+    "DATASET_NAMES",
+    "Dataset",
+    "DatasetError",
+    "Splits",
+    "load_dataset",
+    "load_images",
+    "load_splits",
+    "make_splits",
+    "read_idx",
+    "write_idx",
+]
