@@ -1,0 +1,158 @@
+"""`hpsearch train` and `hpsearch predict`: one model, outside any study."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.progress import Progress
+
+from hpsearch.data import DATASET_NAMES, load_images, load_splits
+from hpsearch.errors import UserError
+from hpsearch.nn import ACTIVATIONS, LOSSES, MLP, OPTIMIZERS, save_model
+from hpsearch.train import EpochMetrics, TrainConfig, plot_learning_curves, train
+
+
+def _allowed(name: str, value: str, allowed: Any) -> str:
+    if value not in allowed:
+        raise UserError(f"--{name}: unknown value {value!r}; allowed: {', '.join(sorted(allowed))}")
+    return value
+
+
+def _hidden(text: str) -> tuple[int, ...]:
+    try:
+        widths = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        widths = ()
+    if not 1 <= len(widths) <= 4 or any(not 1 <= w <= 65536 for w in widths):
+        raise UserError(f"--hidden: expected 1 to 4 comma-separated widths in 1..65536, got {text!r}")
+    return widths
+
+
+def _in_range(name: str, value: float, low: float, high: float, *, closed_low: bool) -> None:
+    ok = math.isfinite(value) and (value >= low if closed_low else value > low) and value <= high
+    if not ok:
+        bracket = "[" if closed_low else "("
+        raise UserError(f"--{name}: {value} is outside {bracket}{low}, {high}]")
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    dataset: str
+    config: TrainConfig
+    val_fraction: float
+    train_subset: int | None
+
+    @classmethod
+    def from_cli(cls, *, dataset: str, hidden: str, activation: str, optimizer: str, lr: float,
+                 batch_size: int, l2: float, dropout: float, epochs: int, seed: int, loss: str,
+                 val_fraction: float, train_subset: int | None) -> TrainRequest:  # fmt: skip
+        _allowed("dataset", dataset, DATASET_NAMES)
+        _allowed("activation", activation, ACTIVATIONS)
+        _allowed("optimizer", optimizer, OPTIMIZERS)
+        _allowed("loss", loss, LOSSES)
+        _in_range("lr", lr, 0.0, 10.0, closed_low=False)
+        _in_range("batch-size", batch_size, 1, 65536, closed_low=True)
+        _in_range("l2", l2, 0.0, 1.0, closed_low=True)
+        _in_range("dropout", dropout, 0.0, 0.95, closed_low=True)
+        _in_range("epochs", epochs, 1, 1000, closed_low=True)
+        _in_range("val-fraction", val_fraction, 0.0, 0.5, closed_low=False)
+        config = TrainConfig(
+            hidden=_hidden(hidden),
+            activation=activation,
+            optimizer=optimizer,
+            optimizer_params={"lr": lr},
+            batch_size=batch_size,
+            l2=l2,
+            dropout=dropout,
+            epochs=epochs,
+            seed=seed,
+            loss=loss,
+        )
+        return cls(dataset, config, val_fraction, train_subset)
+
+
+def train_and_save(
+    request: TrainRequest, out: Path, data_dir: Path | None, *, show_progress: bool
+) -> dict[str, Any]:
+    """Train, save the best-epoch model with its learning curves, report val and test accuracy."""
+    splits = load_splits(
+        request.dataset,
+        data_dir=data_dir,
+        val_fraction=request.val_fraction,
+        train_subset=request.train_subset,
+        seed=request.config.seed,
+    )
+    started = time.perf_counter()
+    with Progress(disable=not show_progress, transient=True) as progress:
+        task = progress.add_task("training", total=request.config.epochs)
+
+        def advance(metrics: EpochMetrics, model: MLP) -> None:
+            progress.update(
+                task, advance=1, description=f"epoch {metrics.epoch} val {metrics.val_accuracy:.4f}"
+            )
+
+        result = train(request.config, splits, [advance])
+    seconds = time.perf_counter() - started
+    if result.outcome == "diverged":
+        raise UserError(f"training diverged at epoch {len(result.history)}: lower --lr")
+    out.mkdir(parents=True, exist_ok=True)
+    sha256 = save_model(result.model, out)
+    plot_learning_curves(result.history, out / "learning_curves.png")
+    test_accuracy = float((result.model.predict(splits.x_test) == splits.y_test).mean())
+    report = {
+        "val_accuracy": result.best_val_accuracy,
+        "test_accuracy": test_accuracy,
+        "best_epoch": result.best_epoch,
+        "epochs": len(result.history),
+        "seconds": seconds,
+        "samples_per_second": result.samples_per_second,
+        "weights_sha256": sha256,
+        "dataset_fingerprint": splits.fingerprint(),
+        "config": request.config.as_dict(),
+        "dataset": request.dataset,
+    }
+    (out / "metrics.json").write_text(json.dumps(report, indent=2))
+    return report
+
+
+def image_shape(model: MLP) -> tuple[int, int]:
+    side = math.isqrt(model.arch.input_dim)
+    if side * side != model.arch.input_dim:
+        raise UserError(f"model input of {model.arch.input_dim} pixels is not a square image")
+    return side, side
+
+
+def predict_command(
+    model_ref: str,
+    *,
+    dataset: str | None,
+    split: str,
+    images: list[Path] | None,
+    data_dir: Path | None,
+) -> dict[str, Any]:
+    """Accuracy of a model on a dataset split, or its digit for each image."""
+    from hpsearch.registry import load_model
+
+    if bool(dataset) == bool(images):
+        raise UserError("give either --dataset NAME (with --split) or --images FILE...")
+    model = load_model(model_ref)
+    if images:
+        x = load_images(list(images), image_shape(model))
+        return {"images": [str(p) for p in images], "predictions": model.predict(x).tolist()}
+    assert dataset is not None
+    _allowed("dataset", dataset, DATASET_NAMES)
+    _allowed("split", split, ("test", "val", "train"))
+    splits = load_splits(dataset, data_dir=data_dir)
+    x, y = {"test": (splits.x_test, splits.y_test), "val": (splits.x_val, splits.y_val),
+            "train": (splits.x_train, splits.y_train)}[split]  # fmt: skip
+    if x.shape[1] != model.arch.input_dim:
+        raise UserError(
+            f"{dataset} has {x.shape[1]} pixels per image; the model expects {model.arch.input_dim}"
+        )
+    accuracy = float((model.predict(x) == y).mean())
+    return {"dataset": dataset, "split": split, "accuracy": accuracy, "n": len(y)}

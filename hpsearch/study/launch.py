@@ -1,0 +1,141 @@
+"""`hpsearch launch`: create or resume a study, run W worker processes, show live progress."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+
+from hpsearch.settings import Settings, mask_password
+from hpsearch.study.budget import create_or_resume
+from hpsearch.study.config import StudyConfig, load_study_file
+from hpsearch.study.progress import status_table, study_status
+from hpsearch.study.storage import open_storage
+from hpsearch.study.worker import WorkerOptions, worker_process
+
+STOP_GRACE_SECONDS = 20.0
+
+
+@dataclass(frozen=True)
+class LaunchRequest:
+    study_file: Path
+    workers: int = 1
+    n_trials: int | None = None
+    timeout: float | None = None
+    allow_changed_config: bool = False
+    data_dir: Path | None = None
+    tracking: bool = True
+
+
+def blas_threads_per_worker(workers: int) -> int:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, (cores or 1) // workers)
+
+
+def _start_workers(request: LaunchRequest, config: StudyConfig, settings: Settings) -> list[Any]:
+    context = multiprocessing.get_context("spawn")  # no forked SQLite/BLAS state in children
+    threads = blas_threads_per_worker(request.workers)
+    processes = []
+    for index in range(request.workers):
+        options = WorkerOptions(
+            study_name=config.name,
+            storage_url=settings.optuna_url,
+            tracking_uri=settings.mlflow_uri if request.tracking else None,
+            artifact_root=settings.artifact_root,
+            blas_threads=threads,
+            worker_index=index,
+            timeout=request.timeout,
+            data_dir=request.data_dir or settings.data_dir,
+        )
+        process = context.Process(target=worker_process, args=(options,), name=f"worker-{index}")
+        process.start()
+        processes.append(process)
+    return processes
+
+
+def _stop(processes: list[Any]) -> None:
+    """Ask workers to stop (they fail and re-queue their trial), then make sure they are gone."""
+    for process in processes:
+        if process.is_alive() and process.pid:
+            os.kill(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+            process.join()
+
+
+def _watch(processes: list[Any], study: Any, console: Console) -> None:
+    with Live(status_table(study_status(study)), console=console, auto_refresh=False) as live:
+        while any(p.is_alive() for p in processes):
+            time.sleep(1.0)
+            live.update(status_table(study_status(study)), refresh=True)
+        live.update(status_table(study_status(study)), refresh=True)
+
+
+def launch(request: LaunchRequest, settings: Settings, console: Console) -> dict[str, Any]:
+    """Run the study to its budget. Returns the final status; raises KeyboardInterrupt on Ctrl-C."""
+    config, text = load_study_file(request.study_file)  # a bad file stops here: nothing written
+    n_trials = request.n_trials or config.budget.n_trials
+    settings.ensure_home()
+    catalog, launch_id = _record_launch(config, text, request, settings, n_trials)
+    storage = open_storage(settings.optuna_url)
+    study, added = create_or_resume(config, text, storage, n_trials)
+    console.print(
+        f"study {config.name}: {added} trial(s) added to reach {n_trials}; "
+        f"{request.workers} worker(s) on {mask_password(settings.optuna_url)}"
+    )
+    exit_status = 1
+    processes = _start_workers(request, config, settings)
+    try:
+        _watch(processes, study, console)
+        exit_status = max((p.exitcode or 0) for p in processes)
+    except KeyboardInterrupt:
+        exit_status = 130
+        raise
+    finally:
+        _stop(processes)
+        if request.tracking:
+            _summarise(config.name, study, settings)
+        catalog.end_launch(launch_id, exit_status)
+        catalog.close()
+    return study_status(study)
+
+
+def _record_launch(
+    config: StudyConfig, text: str, request: LaunchRequest, settings: Settings, n_trials: int
+) -> tuple[Any, int]:
+    """The catalog refuses a changed config (unless allowed) before any other store is touched."""
+    from hpsearch.catalog import open_catalog
+
+    catalog = open_catalog(settings)
+    try:
+        catalog.register_study(
+            config.name,
+            text,
+            storage_url=settings.optuna_url,
+            allow_changed=request.allow_changed_config,
+        )
+        return catalog, catalog.start_launch(config.name, workers=request.workers, n_trials=n_trials)
+    except BaseException:
+        catalog.close()
+        raise
+
+
+def _summarise(name: str, study: Any, settings: Settings) -> None:
+    from hpsearch.tracking import StudyTracker
+
+    tracker = StudyTracker(name, settings.mlflow_uri, settings.artifact_root)
+    tracker.write_summary(study)
+    from hpsearch.catalog import open_catalog
+
+    with open_catalog(settings) as catalog:
+        catalog.set_experiment_id(name, tracker.experiment_id)

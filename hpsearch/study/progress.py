@@ -1,0 +1,52 @@
+"""What a study looks like right now: counts by state and the best trial, as data and as a table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+from rich.table import Table
+
+from hpsearch.study.budget import BUDGET_ATTR, count
+
+
+def study_status(study: optuna.Study) -> dict[str, Any]:
+    """A JSON-ready summary: counts, budget, best trial with its parameters."""
+    trials = study.get_trials(deepcopy=False)
+    complete = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
+    best = max(complete, key=lambda t: (t.value, -t.number)) if complete else None
+    return {
+        "study": study.study_name,
+        "n_trials": study.user_attrs.get(BUDGET_ATTR),
+        **count(trials).as_dict(),
+        "best": None
+        if best is None
+        else {
+            "trial": best.number,
+            "val_accuracy": best.value,
+            "params": best.params,
+            "mlflow_run_id": best.user_attrs.get("mlflow_run_id"),
+        },
+    }
+
+
+def status_table(status: dict[str, Any]) -> Table:
+    title = f"study {status['study']}: {status['finished']}/{status['n_trials']} finished"
+    table = Table(title=title, show_header=True)
+    for column in ("running", "complete", "pruned", "failed", "waiting", "best val_accuracy"):
+        table.add_column(column, justify="right")
+    best = status["best"]
+    best_text = "-" if best is None else f"{best['val_accuracy']:.4f} (trial {best['trial']})"
+    table.add_row(
+        *(str(status[key]) for key in ("running", "complete", "pruned", "failed", "waiting")),
+        best_text,
+    )
+    if best is not None:
+        params = ", ".join(f"{k}={_short(v)}" for k, v in sorted(best["params"].items()))
+        table.caption = f"best parameters: {params}"
+    return table
+
+
+def _short(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)

@@ -1,0 +1,185 @@
+"""The training loop: epochs of shuffled mini-batches, per-epoch metrics, callbacks, divergence.
+
+It knows nothing of Optuna or MLflow: pruning and logging plug in as callbacks.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from hpsearch.data import Splits
+from hpsearch.nn import LOSSES, MLP, Architecture, evaluate, make_optimizer, train_step
+
+Outcome = Literal["completed", "stopped", "diverged"]
+# Called after each epoch with the metrics and the model; returning True stops training.
+Callback = Callable[["EpochMetrics", MLP], bool | None]
+
+METRIC_NAMES = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "epoch_seconds")
+
+
+@dataclass(frozen=True)
+class EpochMetrics:
+    epoch: int  # 1-based
+    train_loss: float
+    train_accuracy: float
+    val_loss: float
+    val_accuracy: float
+    epoch_seconds: float
+
+    def as_dict(self) -> dict[str, float]:
+        return {name: float(getattr(self, name)) for name in METRIC_NAMES}
+
+    @property
+    def finite(self) -> bool:
+        return math.isfinite(self.train_loss) and math.isfinite(self.val_loss)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines one training run; a trial's parameters resolve to one of these."""
+
+    hidden: tuple[int, ...] = (256,)
+    activation: str = "relu"
+    optimizer: str = "adam"
+    optimizer_params: dict[str, float] = field(default_factory=lambda: {"lr": 1e-3})
+    batch_size: int = 128
+    l2: float = 0.0
+    dropout: float = 0.0
+    epochs: int = 20
+    seed: int = 0
+    loss: str = "cross_entropy"
+    init: str = "auto"
+    dtype: str = "float32"
+
+    @property
+    def lr(self) -> float:
+        return float(self.optimizer_params["lr"])
+
+    def architecture(self, splits: Splits) -> Architecture:
+        return Architecture(
+            input_dim=splits.input_dim,
+            hidden=tuple(self.hidden),
+            n_classes=splits.n_classes,
+            activation=self.activation,
+            dropout=self.dropout,
+            init=self.init,
+            dtype=self.dtype,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "hidden": list(self.hidden),
+            "activation": self.activation,
+            "optimizer": self.optimizer,
+            "optimizer_params": dict(self.optimizer_params),
+            "batch_size": self.batch_size,
+            "l2": self.l2,
+            "dropout": self.dropout,
+            "epochs": self.epochs,
+            "seed": self.seed,
+            "loss": self.loss,
+            "init": self.init,
+            "dtype": self.dtype,
+        }
+
+
+@dataclass
+class TrainResult:
+    model: MLP  # holds the weights of the best validation epoch
+    history: list[EpochMetrics]
+    best_epoch: int  # 0 when no epoch finished with finite metrics
+    best_val_accuracy: float
+    outcome: Outcome
+    samples_per_second: float  # training samples per second of the fastest epoch
+
+
+def minibatches(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Index arrays of one epoch: a fresh permutation, every sample exactly once."""
+    order = rng.permutation(n)
+    for start in range(0, n, batch_size):
+        yield order[start : start + batch_size]
+
+
+def _run_epoch(
+    model: MLP, optimizer: Any, loss: Any, splits: Splits, config: TrainConfig, rng: Any
+) -> tuple[float, float, float]:
+    """One pass over the training set. Returns (mean loss, accuracy, seconds of training)."""
+    total_loss, correct, seen = 0.0, 0, 0
+    start = time.perf_counter()
+    for idx in minibatches(len(splits.y_train), config.batch_size, rng):
+        batch_loss, batch_correct = train_step(
+            model, optimizer, loss, splits.x_train[idx], splits.y_train[idx], l2=config.l2, rng=rng
+        )
+        total_loss += batch_loss * len(idx)
+        correct += batch_correct
+        seen += len(idx)
+        if not math.isfinite(batch_loss):
+            break  # diverged: no point finishing the epoch
+    return total_loss / seen, correct / seen, time.perf_counter() - start
+
+
+def train(
+    config: TrainConfig, splits: Splits, callbacks: Sequence[Callback] = ()
+) -> TrainResult:
+    """Train an MLP on `splits`, keeping the weights of the best validation epoch."""
+    rng = np.random.default_rng(config.seed)
+    model = MLP(config.architecture(splits), rng)
+    loss = LOSSES[config.loss]()
+    optimizer = make_optimizer(config.optimizer, model.parameters(), **config.optimizer_params)
+    history: list[EpochMetrics] = []
+    best_state, best_epoch, best_acc = model.state_dict(), 0, -1.0
+    fastest = 0.0
+    outcome: Outcome = "completed"
+    for epoch in range(1, config.epochs + 1):
+        started = time.perf_counter()
+        train_loss, train_acc, train_seconds = _run_epoch(
+            model, optimizer, loss, splits, config, rng
+        )
+        fastest = max(fastest, len(splits.y_train) / max(train_seconds, 1e-9))
+        val_loss, val_acc = evaluate(model, loss, splits.x_val, splits.y_val, l2=config.l2)
+        metrics = EpochMetrics(
+            epoch, train_loss, train_acc, val_loss, val_acc, time.perf_counter() - started
+        )
+        history.append(metrics)
+        if not metrics.finite:
+            outcome = "diverged"
+            break
+        if val_acc > best_acc:
+            best_state, best_epoch, best_acc = model.state_dict(), epoch, val_acc
+        if any([bool(callback(metrics, model)) for callback in callbacks]):
+            outcome = "stopped"
+            break
+    model.load_state_dict(best_state)
+    return TrainResult(model, history, best_epoch, max(best_acc, 0.0), outcome, fastest)
+
+
+def plot_learning_curves(history: Sequence[EpochMetrics], path: Path) -> Path:
+    """Loss and accuracy per epoch, train and validation, as one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [m.epoch for m in history]
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    ax_loss.plot(epochs, [m.train_loss for m in history], label="train")
+    ax_loss.plot(epochs, [m.val_loss for m in history], label="validation")
+    ax_loss.set(xlabel="epoch", ylabel="loss", title="Loss")
+    ax_acc.plot(epochs, [m.train_accuracy for m in history], label="train")
+    ax_acc.plot(epochs, [m.val_accuracy for m in history], label="validation")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
+    for ax in (ax_loss, ax_acc):
+        ax.legend()
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
