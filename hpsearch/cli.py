@@ -64,23 +64,36 @@ def train(
     from hpsearch.standalone import TrainRequest, train_and_save
 
     request = TrainRequest.from_cli(
-        dataset=dataset, hidden=hidden, activation=activation, optimizer=optimizer, lr=lr,
-        batch_size=batch_size, l2=l2, dropout=dropout, epochs=epochs, seed=seed, loss=loss,
-        val_fraction=val_fraction, train_subset=train_subset,
+        dataset=dataset,
+        hidden=hidden,
+        activation=activation,
+        optimizer=optimizer,
+        lr=lr,
+        batch_size=batch_size,
+        l2=l2,
+        dropout=dropout,
+        epochs=epochs,
+        seed=seed,
+        loss=loss,
+        val_fraction=val_fraction,
+        train_subset=train_subset,
     )
     report = train_and_save(request, out, data_dir, show_progress=not json_output)
     if json_output:
         _print_json(report)
     else:
         console.print(
-            f"val_accuracy {report['val_accuracy']:.4f}  test_accuracy {report['test_accuracy']:.4f}"
+            f"val_accuracy {report['val_accuracy']:.4f}  "
+            f"test_accuracy {report['test_accuracy']:.4f}"
             f"  ({report['epochs']} epochs, {report['seconds']:.1f} s) -> {out}"
         )
 
 
 @app.command()
 def predict(
-    model: Annotated[str, typer.Argument(help="A model folder, models:/NAME@ALIAS or runs:/ID/model")],
+    model: Annotated[
+        str, typer.Argument(help="A model folder, models:/NAME@ALIAS or runs:/ID/model")
+    ],
     dataset: Annotated[str | None, typer.Option(help="Evaluate on this dataset.")] = None,
     split: Annotated[str, typer.Option(help="test, val or train")] = "test",
     images: Annotated[list[Path] | None, typer.Option(help="Image files (PNG, JPEG, IDX).")] = None,
@@ -94,7 +107,9 @@ def predict(
     if json_output:
         _print_json(report)
     elif "accuracy" in report:
-        console.print(f"{report['split']} accuracy {report['accuracy']:.4f} ({report['n']} samples)")
+        console.print(
+            f"{report['split']} accuracy {report['accuracy']:.4f} ({report['n']} samples)"
+        )
     else:
         for path, label in zip(report["images"], report["predictions"], strict=True):
             console.print(f"{path}\t{label}")

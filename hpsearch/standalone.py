@@ -29,7 +29,9 @@ def _hidden(text: str) -> tuple[int, ...]:
     except ValueError:
         widths = ()
     if not 1 <= len(widths) <= 4 or any(not 1 <= w <= 65536 for w in widths):
-        raise UserError(f"--hidden: expected 1 to 4 comma-separated widths in 1..65536, got {text!r}")
+        raise UserError(
+            f"--hidden: expected 1 to 4 comma-separated widths in 1..65536, got {text!r}"
+        )
     return widths
 
 

@@ -125,9 +125,7 @@ def _run_epoch(
     return total_loss / seen, correct / seen, time.perf_counter() - start
 
 
-def train(
-    config: TrainConfig, splits: Splits, callbacks: Sequence[Callback] = ()
-) -> TrainResult:
+def train(config: TrainConfig, splits: Splits, callbacks: Sequence[Callback] = ()) -> TrainResult:
     """Train an MLP on `splits`, keeping the weights of the best validation epoch."""
     rng = np.random.default_rng(config.seed)
     model = MLP(config.architecture(splits), rng)
@@ -139,11 +137,13 @@ def train(
     outcome: Outcome = "completed"
     for epoch in range(1, config.epochs + 1):
         started = time.perf_counter()
-        train_loss, train_acc, train_seconds = _run_epoch(
-            model, optimizer, loss, splits, config, rng
-        )
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected below
+            train_loss, train_acc, train_seconds = _run_epoch(
+                model, optimizer, loss, splits, config, rng
+            )
         fastest = max(fastest, len(splits.y_train) / max(train_seconds, 1e-9))
-        val_loss, val_acc = evaluate(model, loss, splits.x_val, splits.y_val, l2=config.l2)
+        with np.errstate(over="ignore", invalid="ignore"):
+            val_loss, val_acc = evaluate(model, loss, splits.x_val, splits.y_val, l2=config.l2)
         metrics = EpochMetrics(
             epoch, train_loss, train_acc, val_loss, val_acc, time.perf_counter() - started
         )

@@ -109,7 +109,9 @@ class SearchSpace(Strict):
         low, high = (depth.low, depth.high) if isinstance(depth, IntRange) else (depth, depth)
         if low < 1 or high > 4:
             raise ValueError(f"depth must stay within 1..4, got {low}..{high}")
-        sizes = self.batch_size.choices if isinstance(self.batch_size, Choice) else [self.batch_size]
+        sizes = (
+            self.batch_size.choices if isinstance(self.batch_size, Choice) else [self.batch_size]
+        )
         if any(not isinstance(size, int) or size < 1 for size in sizes):
             raise ValueError(f"batch_size must be positive integers, got {sizes}")
         return self
@@ -178,9 +180,18 @@ class StudyConfig(Strict):
 
 
 # Errors that only say "this branch of a union did not match": reported only when alone.
-_BRANCH_MISMATCH = {"float_type", "float_parsing", "int_type", "int_parsing", "string_type",
-                    "bool_type", "bool_parsing", "model_type", "model_attributes_type",
-                    "int_from_float"}
+_BRANCH_MISMATCH = {
+    "float_type",
+    "float_parsing",
+    "int_type",
+    "int_parsing",
+    "string_type",
+    "bool_type",
+    "bool_parsing",
+    "model_type",
+    "model_attributes_type",
+    "int_from_float",
+}
 _UNION_TAGS = {"FloatRange", "IntRange", "Choice", "float", "int", "str", "bool"}
 
 
@@ -188,17 +199,17 @@ def _format(error: ValidationError) -> str:
     errors = error.errors()
     first = next((e for e in errors if e["type"] not in _BRANCH_MISMATCH), errors[0])
     parts = [str(part) for part in first["loc"] if part not in _UNION_TAGS]
-    path = ".".join(parts) or "(top level)"
+    path = ".".join(parts)
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         message = "unknown key"
     elif first["type"] == "literal_error":
         message = first["msg"]
-    return f"{path}: {message}"
+    return f"{path}: {message}" if path else message
 
 
 def parse_study(text: str, source: str = "<string>") -> StudyConfig:
-    """Validate study YAML text; any problem raises StudyConfigError naming `source` and the field."""
+    """Validate study YAML; a problem raises StudyConfigError naming `source` and the field."""
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -214,7 +225,7 @@ def parse_study(text: str, source: str = "<string>") -> StudyConfig:
 
 
 def load_study_file(path: Path) -> tuple[StudyConfig, str]:
-    """Read and validate a study file. Returns the config and the exact text (kept in the stores)."""
+    """Read and validate a study file. Returns the config and its exact text (kept in stores)."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

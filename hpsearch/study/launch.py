@@ -124,7 +124,9 @@ def _record_launch(
             storage_url=settings.optuna_url,
             allow_changed=request.allow_changed_config,
         )
-        return catalog, catalog.start_launch(config.name, workers=request.workers, n_trials=n_trials)
+        return catalog, catalog.start_launch(
+            config.name, workers=request.workers, n_trials=n_trials
+        )
     except BaseException:
         catalog.close()
         raise

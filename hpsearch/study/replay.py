@@ -16,7 +16,7 @@ from hpsearch.study.objective import REPRODUCED_METRICS, history_attr
 from hpsearch.study.space import resolve, suggest
 from hpsearch.study.storage import load_existing_study, open_storage
 from hpsearch.study.worker import load_study_config
-from hpsearch.train import TrainConfig, train
+from hpsearch.train import Callback, TrainConfig, train
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class ReplayReport:
         }
 
 
-def _stop_after(epochs: int):  # type: ignore[no-untyped-def]
+def _stop_after(epochs: int) -> Callback:
     return lambda metrics, model: metrics.epoch >= epochs
 
 

@@ -47,8 +47,19 @@ def _draw(trial: TrialLike, name: str, spec: Any) -> Any:
 
 def suggest(space: SearchSpace, trial: TrialLike) -> dict[str, Any]:
     """Sample one point of the space. Returns the values a TrainConfig is built from."""
-    values = {name: _draw(trial, name, getattr(space, name)) for name in
-              ("lr", "batch_size", "depth", "activation", "l2", "optimizer", "dropout", "loss")}
+    values = {
+        name: _draw(trial, name, getattr(space, name))
+        for name in (
+            "lr",
+            "batch_size",
+            "depth",
+            "activation",
+            "l2",
+            "optimizer",
+            "dropout",
+            "loss",
+        )
+    }
     if space.per_layer_width:
         values["hidden"] = [
             _draw(trial, f"width_{i}", space.width) for i in range(1, values["depth"] + 1)
@@ -126,7 +137,7 @@ def _expand(space: SearchSpace, values: dict[str, Any]) -> dict[str, Any]:
         else:
             raise ValueError(f"hidden={hidden} needs per_layer_width: true in the search space")
     if "l2" in values:
-        given[f"l2_enabled"] = values["l2"] != 0
+        given["l2_enabled"] = values["l2"] != 0
         if values["l2"] != 0:
             given["l2"] = values["l2"]
     return given
@@ -140,7 +151,9 @@ def enqueue_params(space: SearchSpace, values: dict[str, Any]) -> dict[str, Any]
     unused = sorted(set(given) - set(recorder.params) - {"l2_enabled"})
     searched = sorted(_searched_names(space))
     if unused and not set(unused) <= set(searched) | {"width", "momentum", "rho"}:
-        raise ValueError(f"unknown parameter(s) {', '.join(unused)}; searched: {', '.join(searched)}")
+        raise ValueError(
+            f"unknown parameter(s) {', '.join(unused)}; searched: {', '.join(searched)}"
+        )
     return recorder.params
 
 

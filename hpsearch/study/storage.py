@@ -1,4 +1,4 @@
-"""Optuna's RDB storage as hpsearch uses it: heartbeats, one retry of a crashed trial, SQLite in WAL."""
+"""Optuna's RDB storage as hpsearch uses it: heartbeats, one retry per crash, SQLite in WAL."""
 
 from __future__ import annotations
 
@@ -57,10 +57,12 @@ def open_storage(url: str) -> RDBStorage:
     except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
         reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
         if "does not exist" in reason or "no such table" in reason:
-            raise UserError(f"Optuna's tables are missing in {mask_password(url)}: {UPGRADE_HINT}")
+            message = f"Optuna's tables are missing in {mask_password(url)}: {UPGRADE_HINT}"
+            raise UserError(message) from None
         raise UserError(f"cannot open storage {mask_password(url)}: {reason}") from None
     except RuntimeError as exc:  # Optuna's schema check: an old or empty schema
-        raise UserError(f"{mask_password(url)}: {str(exc).splitlines()[0]} ({UPGRADE_HINT})")
+        reason = str(exc).splitlines()[0]
+        raise UserError(f"{mask_password(url)}: {reason} ({UPGRADE_HINT})") from None
     except ModuleNotFoundError as exc:
         raise UserError(f"no database driver for {mask_password(url)}: {exc.name}") from None
 

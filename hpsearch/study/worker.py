@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import optuna
@@ -29,6 +30,9 @@ from hpsearch.study.budget import CONFIG_ATTR, pop_slot
 from hpsearch.study.config import StudyConfig, parse_study
 from hpsearch.study.objective import Objective
 from hpsearch.study.storage import load_existing_study, open_storage
+
+if TYPE_CHECKING:
+    from hpsearch.tracking import StudyTracker
 
 log = logging.getLogger("hpsearch.worker")
 IDLE_POLL_SECONDS = 1.0
@@ -163,7 +167,7 @@ def run_worker(options: WorkerOptions) -> int:
     return done
 
 
-def _tracker(options: WorkerOptions):  # type: ignore[no-untyped-def]
+def _tracker(options: WorkerOptions) -> StudyTracker | None:
     if options.tracking_uri is None:
         return None
     from hpsearch.tracking import StudyTracker

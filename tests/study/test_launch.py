@@ -1,0 +1,98 @@
+"""Launching studies for real: SQLite and PostgreSQL storages, worker processes, exact budgets."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from hpsearch.settings import get_settings
+from hpsearch.study.replay import replay
+from hpsearch.study.storage import open_storage
+from study.tiny import TINY_STUDY, run_launch
+
+StudyFile = Callable[..., Path]
+
+
+def _trials(name: str = "tiny", url: str | None = None) -> list[optuna.trial.FrozenTrial]:
+    storage = open_storage(url or get_settings().optuna_url)
+    return optuna.load_study(study_name=name, storage=storage).get_trials()
+
+
+def test_end_to_end_study_on_sqlite_and_replay(study_file: StudyFile) -> None:
+    baseline = {"hidden": [16], "activation": "relu", "optimizer": "sgd", "lr": 0.1,
+                "batch_size": 32, "l2": 0}  # fmt: skip
+    status = run_launch(study_file(enqueue=[baseline]), tracking=False)
+    trials = _trials()
+    assert status["finished"] == 4 and status["complete"] == 4
+    assert [t.number for t in trials] == [0, 1, 2, 3]
+    assert trials[0].params["lr"] == 0.1 and trials[0].params["width"] == 16
+    for trial in trials:
+        assert trial.state == TrialState.COMPLETE
+        assert sorted(trial.intermediate_values) == [1, 2, 3, 4]
+        assert trial.value == max(trial.intermediate_values.values())  # best epoch's accuracy
+    assert len({t.user_attrs["seed"] for t in trials}) == 4
+    report = replay("tiny", 2, get_settings().optuna_url)
+    assert report.matches and report.epochs == 4
+    assert [e["val_accuracy"] for e in report.replayed] == list(
+        trials[2].intermediate_values.values()
+    )
+
+
+def test_resume_tops_up_to_the_new_budget(study_file: StudyFile) -> None:
+    path = study_file(budget={"n_trials": 2})
+    run_launch(path, tracking=False)
+    status = run_launch(path, n_trials=3, tracking=False)
+    assert status["finished"] == 3 and len(_trials()) == 3
+
+
+def test_two_workers_stop_at_exactly_n_trials(study_file: StudyFile) -> None:
+    status = run_launch(study_file(budget={"n_trials": 7}), workers=2, tracking=False)
+    numbers = [t.number for t in _trials()]
+    assert status["finished"] == 7 and status["running"] == status["waiting"] == 0
+    assert sorted(numbers) == list(range(7))
+
+
+def test_pruned_trials_record_the_pruner_as_reason(study_file: StudyFile) -> None:
+    run_launch(study_file(pruner={"type": "threshold", "lower": 0.999}), tracking=False)
+    trials = _trials()
+    assert {t.state for t in trials} == {TrialState.PRUNED}
+    assert {t.user_attrs["pruned_reason"] for t in trials} == {"pruner"}
+    assert {t.user_attrs["pruned_step"] for t in trials} == {1}
+
+
+def test_diverged_trials_end_pruned_and_the_study_goes_on(study_file: StudyFile) -> None:
+    space = {**TINY_STUDY["search_space"], "lr": 1e20, "optimizer": "sgd"}
+    status = run_launch(study_file(search_space=space, budget={"n_trials": 2}), tracking=False)
+    trials = _trials()
+    assert status["finished"] == 2 and status["failed"] == 0
+    assert {t.state for t in trials} == {TrialState.PRUNED}
+    assert {t.user_attrs["pruned_reason"] for t in trials} == {"diverged"}
+
+
+@pytest.mark.parametrize(
+    "changes, expected",
+    [
+        ({"pruner": {"type": "hyperband", "patience": 0}}, "pruner.patience"),
+        ({"search_space": {"lr": {"low": 0.1, "high": 0.01}}}, "search_space.lr"),
+        ({"epochs": 0}, "epochs"),
+    ],
+)
+def test_bad_study_file_exits_2_and_creates_no_store(
+    study_file: StudyFile, hpsearch_home: Path, changes: dict[str, object], expected: str
+) -> None:
+    path = study_file(**changes)
+    result = subprocess.run(
+        [sys.executable, "-m", "hpsearch", "launch", str(path)],
+        capture_output=True, text=True, env=os.environ, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and expected in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not hpsearch_home.exists()

@@ -1,0 +1,61 @@
+"""The search space: conditional parameters, fixed values, enqueued trials, resolution."""
+
+from __future__ import annotations
+
+import optuna
+import yaml
+from optuna.trial import FixedTrial
+
+from hpsearch.study.config import SearchSpace, parse_study
+from hpsearch.study.space import enqueue_params, resolve, suggest
+from study.tiny import TINY_STUDY
+
+
+def _space(**fields: object) -> SearchSpace:
+    return SearchSpace.model_validate(fields)
+
+
+def test_conditional_parameters_follow_the_optimizer() -> None:
+    space = _space(optimizer={"choices": ["momentum", "adam", "rmsprop", "adamw"]},
+                   beta1={"low": 0.8, "high": 0.95})  # fmt: skip
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    seen: dict[str, set[str]] = {}
+    for _ in range(40):
+        trial = study.ask()
+        values = suggest(space, trial)
+        seen.setdefault(values["optimizer"], set()).update(trial.params)
+        study.tell(trial, 0.0)
+    assert "momentum" in seen["momentum"] and "beta1" not in seen["momentum"]
+    assert "beta1" in seen["adam"] and "momentum" not in seen["adam"]
+    assert "rho" in seen["rmsprop"] and "beta1" not in seen["rmsprop"]
+    assert "beta1" in seen["adamw"]
+
+
+def test_resolve_builds_the_train_config() -> None:
+    space = _space(per_layer_width=True, depth=3)
+    params = {"lr": 0.01, "batch_size": 64, "width_1": 100, "width_2": 50, "width_3": 40,
+              "activation": "relu", "l2_enabled": True, "l2": 1e-4, "optimizer": "momentum",
+              "momentum": 0.9}  # fmt: skip
+    config = resolve(suggest(space, FixedTrial(params)), epochs=5, seed=3)
+    assert config.hidden == (100, 50, 40)
+    assert config.optimizer_params == {"lr": 0.01, "momentum": 0.9}
+    assert (config.l2, config.batch_size, config.epochs, config.seed) == (1e-4, 64, 5, 3)
+
+
+def test_l2_has_an_explicit_zero_option() -> None:
+    params = {"lr": 0.01, "batch_size": 64, "depth": 1, "width": 64, "activation": "relu",
+              "l2_enabled": False, "optimizer": "adam"}  # fmt: skip
+    config = resolve(suggest(SearchSpace(), FixedTrial(params)), epochs=1, seed=0)
+    assert config.l2 == 0.0
+
+
+def test_tutorial_baseline_translates_to_trial_parameters() -> None:
+    space = parse_study(yaml.safe_dump({**TINY_STUDY, "search_space": {
+        "batch_size": {"choices": [32, 100]}}})).search_space  # fmt: skip
+    baseline = {"hidden": [50], "activation": "relu", "optimizer": "sgd", "lr": 0.1,
+                "batch_size": 100, "l2": 0}  # fmt: skip
+    params = enqueue_params(space, baseline)
+    assert params == {"lr": 0.1, "batch_size": 100, "depth": 1, "activation": "relu",
+                      "l2_enabled": False, "optimizer": "sgd", "width": 50}  # fmt: skip
+    config = resolve(suggest(space, FixedTrial(params)), epochs=1, seed=0)
+    assert config.hidden == (50,) and config.lr == 0.1 and config.optimizer == "sgd"
