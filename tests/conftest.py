@@ -98,8 +98,7 @@ def postgres_databases() -> Iterator[dict[str, str]]:
             for name in names.values():
                 conn.execute(
                     sa.text(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                        "WHERE datname = :n"
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
                     ),
                     {"n": name},
                 )

@@ -1,0 +1,117 @@
+"""The training loop and `hpsearch train` / `hpsearch predict` on the bundled digits."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hpsearch.data import load_splits
+from hpsearch.train import TrainConfig, minibatches, plot_learning_curves, train
+
+
+@pytest.fixture(scope="module")
+def small_digits():  # type: ignore[no-untyped-def]
+    return load_splits("digits", train_subset=400, val_fraction=0.2, seed=0)
+
+
+def _hpsearch(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hpsearch", *args],
+        capture_output=True, text=True, env=os.environ, timeout=300,
+    )  # fmt: skip
+
+
+def test_minibatches_cover_every_sample_once_per_epoch() -> None:
+    rng = np.random.default_rng(0)
+    batches = list(minibatches(103, 10, rng))
+    assert [len(b) for b in batches] == [10] * 10 + [3]
+    assert sorted(np.concatenate(batches).tolist()) == list(range(103))
+
+
+def test_train_keeps_the_best_epoch_and_is_deterministic(small_digits) -> None:  # type: ignore[no-untyped-def]
+    config = TrainConfig(hidden=(32,), optimizer="sgd", optimizer_params={"lr": 0.5}, epochs=6)
+    first, second = train(config, small_digits), train(config, small_digits)
+    accuracies = [m.val_accuracy for m in first.history]
+    assert first.best_val_accuracy == max(accuracies)
+    assert first.best_epoch == accuracies.index(max(accuracies)) + 1
+    model_accuracy = (first.model.predict(small_digits.x_val) == small_digits.y_val).mean()
+    assert model_accuracy == first.best_val_accuracy  # the model holds the best epoch's weights
+    for a, b in zip(
+        first.model.state_dict().values(), second.model.state_dict().values(), strict=True
+    ):
+        assert a.tobytes() == b.tobytes()
+    assert first.history[0].epoch_seconds > 0 and first.samples_per_second > 0
+
+
+def test_a_callback_can_stop_training(small_digits) -> None:  # type: ignore[no-untyped-def]
+    seen: list[int] = []
+
+    def stop_at_two(metrics, model) -> bool:  # type: ignore[no-untyped-def]
+        seen.append(metrics.epoch)
+        return metrics.epoch == 2
+
+    result = train(TrainConfig(hidden=(8,), epochs=10), small_digits, [stop_at_two])
+    assert result.outcome == "stopped" and seen == [1, 2] and len(result.history) == 2
+
+
+def test_non_finite_loss_is_a_distinct_outcome(small_digits) -> None:  # type: ignore[no-untyped-def]
+    config = TrainConfig(hidden=(8,), optimizer="sgd", optimizer_params={"lr": 1e20}, epochs=5)
+    result = train(config, small_digits)
+    assert result.outcome == "diverged" and len(result.history) == 1
+    assert all(np.isfinite(v).all() for v in result.model.state_dict().values())
+
+
+def test_learning_curve_png(tmp_path: Path, small_digits) -> None:  # type: ignore[no-untyped-def]
+    result = train(TrainConfig(hidden=(8,), epochs=2), small_digits)
+    path = plot_learning_curves(result.history, tmp_path / "curves.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_train_command_reaches_97_percent_on_digits(tmp_path: Path) -> None:
+    out = tmp_path / "model"
+    result = _hpsearch("train", "--dataset", "digits", "--hidden", "256", "--optimizer", "adam",
+                       "--lr", "3e-3", "--batch-size", "32", "--epochs", "60", "--seed", "0",
+                       "--out", str(out), "--json")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["test_accuracy"] >= 0.97
+    assert {"val_accuracy", "test_accuracy", "epochs", "seconds", "samples_per_second"} <= set(
+        report
+    )
+    assert {p.name for p in out.iterdir()} >= {
+        "weights.npz",
+        "architecture.json",
+        "learning_curves.png",
+    }
+    predicted = _hpsearch("predict", str(out), "--dataset", "digits", "--split", "test", "--json")
+    assert predicted.returncode == 0, predicted.stderr
+    assert json.loads(predicted.stdout)["accuracy"] == report["test_accuracy"]
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--activation", "swish"], "--activation: unknown value 'swish'; allowed: elu, gelu"),
+        (["--optimizer", "lbfgs"], "--optimizer: unknown value 'lbfgs'; allowed: adagrad, adam"),
+        (["--hidden", "10,0"], "--hidden: expected 1 to 4 comma-separated widths"),
+        (["--lr", "-1"], "--lr: -1.0 is outside (0.0, 10.0]"),
+        (["--dataset", "cifar"], "--dataset: unknown value 'cifar'"),
+        (["--epochs", "many"], "Invalid value for '--epochs'"),
+    ],
+)
+def test_bad_train_flags_exit_2_with_one_line(
+    tmp_path: Path, args: list[str], expected: str
+) -> None:
+    base = {"--dataset": "digits", "--out": str(tmp_path / "m")}
+    for flag, value in zip(args[::2], args[1::2], strict=True):
+        base[flag] = value
+    result = _hpsearch("train", *[part for item in base.items() for part in item])
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and expected in result.stderr, result.stderr
+    assert not (tmp_path / "m").exists()
