@@ -14,7 +14,8 @@ $(BIN)/hpsearch: pyproject.toml
 venv: $(BIN)/hpsearch
 
 quickstart: venv
-	$(BIN)/hpsearch launch studies/quickstart.yaml --workers 1
+	$(BIN)/hpsearch launch studies/quickstart.yaml --workers 2
+	rm -rf hpsearch-data/best-quickstart  # the download folder must be new
 	$(BIN)/hpsearch best quickstart --out hpsearch-data/best-quickstart
 
 test: venv

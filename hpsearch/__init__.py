@@ -1,3 +1,10 @@
 """hpsearch: hyperparameter search for a from-scratch NumPy MLP."""
 
 __version__ = "0.1.0"
+
+
+def load_model(ref: str, *, tracking_uri: str | None = None):  # type: ignore[no-untyped-def]
+    """The trained MLP behind `models:/NAME@champion`, `runs:/ID/model` or a local folder."""
+    from hpsearch.registry import load_model as _load
+
+    return _load(ref, tracking_uri=tracking_uri)

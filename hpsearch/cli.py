@@ -118,7 +118,9 @@ def predict(
 @app.command()
 def launch(
     study_file: Annotated[Path, typer.Argument(help="A study YAML file (see studies/).")],
-    workers: Annotated[int, typer.Option(min=1, max=256)] = 1,
+    workers: Annotated[
+        int, typer.Option(min=0, max=256, help="Worker processes here; 0 only queues the trials.")
+    ] = 1,
     n_trials: Annotated[int | None, typer.Option(min=1)] = None,
     timeout: Annotated[float | None, typer.Option(min=1)] = None,
     storage: Storage = None,
@@ -238,6 +240,38 @@ def ui(
         port=port,
         allow_remote=allow_remote,
     )
+
+
+@app.command()
+def best(
+    study_name: str,
+    out: Annotated[
+        Path | None, typer.Option(help="Download the model into this new folder.")
+    ] = None,
+    no_register: Annotated[bool, typer.Option(help="Skip the Model Registry.")] = False,
+    force: Annotated[
+        bool, typer.Option(help="Move the champion alias even if not better.")
+    ] = False,
+    storage: Storage = None,
+    tracking_uri: TrackingUri = None,
+    json_output: Json = False,
+) -> None:
+    """Take the best trial: test it once, register it as NAME@champion, optionally download it."""
+    from hpsearch.registry import best as take_best
+
+    report = take_best(
+        _settings(storage, tracking_uri), study_name, out=out, register=not no_register, force=force
+    )
+    if json_output:
+        _print_json({key: value for key, value in report.items() if key != "message"})
+        return
+    console.print(
+        f"trial {report['trial']}: val {report['val_accuracy']:.4f}, "
+        f"test {report['test_accuracy']:.4f}, {report['model_uri']}"
+    )
+    console.print(report["message"])
+    if report["path"]:
+        console.print(f"model downloaded to {report['path']}")
 
 
 @db_app.command("upgrade")

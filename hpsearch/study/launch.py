@@ -93,6 +93,11 @@ def launch(request: LaunchRequest, settings: Settings, console: Console) -> dict
         f"study {config.name}: {added} trial(s) added to reach {n_trials}; "
         f"{request.workers} worker(s) on {mask_password(settings.optuna_url)}"
     )
+    if request.workers == 0:  # queue only: workers elsewhere (`hpsearch worker`) run the trials
+        console.print(f"queued; run trials with: hpsearch worker {config.name} --storage URL")
+        catalog.end_launch(launch_id, 0)
+        catalog.close()
+        return study_status(study)
     exit_status = 1
     processes = _start_workers(request, config, settings)
     try:

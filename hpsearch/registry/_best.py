@@ -1,0 +1,180 @@
+"""`hpsearch best STUDY`: pick the winner, test it once, register it, hand it over.
+
+study (Optuna) -> best COMPLETE trial -> its MLflow run -> model folder (verified)
+    -> test_accuracy (evaluated once, then read back) -> model version + alias champion
+    -> optionally a copy in --out
+"""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import optuna
+from mlflow.entities import Run
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+from optuna.trial import FrozenTrial, TrialState
+
+from hpsearch.data import Splits, load_splits
+from hpsearch.errors import UserError
+from hpsearch.registry import _tags as R
+from hpsearch.registry._champion import Candidate, Registration, register_version
+from hpsearch.registry._fetch import ModelSource, fetch_model
+from hpsearch.registry._paths import check_out
+from hpsearch.settings import Settings
+from hpsearch.tracking import _tags as T
+from hpsearch.tracking.flavor import load_mlp
+
+
+def n_params(hidden: list[int] | tuple[int, ...], input_dim: int, n_classes: int) -> int:
+    """Weights and biases of an MLP input_dim -> hidden... -> n_classes."""
+    widths = [input_dim, *hidden, n_classes]
+    return sum((fan_in + 1) * fan_out for fan_in, fan_out in itertools.pairwise(widths))
+
+
+def pick_best(study: optuna.Study, input_dim: int, n_classes: int) -> FrozenTrial:
+    """Highest validation accuracy; ties go to fewer parameters, then to the earlier trial."""
+    complete = [
+        t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if t.value is not None
+    ]
+    if not complete:
+        raise UserError(f"study {study.study_name!r} has no COMPLETE trial yet")
+
+    def key(trial: FrozenTrial) -> tuple[float, float, int]:
+        hidden = trial.user_attrs.get("hidden")
+        size = n_params(hidden, input_dim, n_classes) if hidden else float("inf")
+        return (-float(trial.value or 0.0), size, trial.number)
+
+    return min(complete, key=key)
+
+
+def _load_study(settings: Settings, study_name: str) -> tuple[optuna.Study, Splits]:
+    from hpsearch.study.storage import load_existing_study, open_storage
+    from hpsearch.study.worker import load_study_config
+
+    study = load_existing_study(study_name, open_storage(settings.optuna_url))
+    data = load_study_config(study).dataset
+    splits = load_splits(
+        data.name,
+        data_dir=settings.data_dir,
+        val_fraction=data.val_fraction,
+        train_subset=data.train_subset,
+        seed=data.seed,
+    )
+    return study, splits
+
+
+def _trial_run(client: MlflowClient, study_name: str, trial: FrozenTrial) -> Run:
+    """The trial's FINISHED run with a model; one clear line for whatever is missing."""
+    run_id = trial.user_attrs.get("mlflow_run_id")
+    if not run_id:
+        raise UserError(
+            f"trial {trial.number} of {study_name!r} has no MLflow run (launched without tracking?)"
+        )
+    try:
+        run = client.get_run(run_id)
+    except MlflowException:
+        raise UserError(
+            f"trial {trial.number}: its MLflow run {run_id} is not in this store"
+        ) from None
+    if T.WEIGHTS_SHA256 not in run.data.tags:
+        raise UserError(f"trial {trial.number}: run {run_id} has no logged model")
+    return run
+
+
+def _check_fingerprint(run: Run, splits: Splits, trial: FrozenTrial) -> str:
+    """The test set must be the one the trial's data came with, or test accuracy means little."""
+    logged = run.data.tags.get(T.DATASET_FINGERPRINT)
+    actual = splits.fingerprint()
+    if logged is not None and logged != actual:
+        raise UserError(
+            f"dataset {splits.name} differs from the one trial {trial.number} trained on "
+            f"(fingerprint {actual[:12]} vs {logged[:12]}): refusing to test on other data"
+        )
+    return actual
+
+
+def _test_accuracy(client: MlflowClient, run: Run, folder: Path, splits: Splits) -> float:
+    """Logged test_accuracy, or evaluate once on the held-out test set and log it."""
+    logged = run.data.metrics.get(R.TEST_ACCURACY)
+    if logged is not None:
+        return float(logged)
+    model = load_mlp(folder)
+    accuracy = float((model.predict(splits.x_test) == splits.y_test).mean())
+    client.log_metric(run.info.run_id, R.TEST_ACCURACY, accuracy)
+    return accuracy
+
+
+def best(
+    settings: Settings,
+    study_name: str,
+    *,
+    out: Path | None,
+    register: bool = True,
+    force: bool = False,
+) -> dict[str, Any]:
+    """Register (and with `out`, download) the best trial of a study; return the JSON report.
+
+    Keys: study, trial, run_id, model_uri, version, val_accuracy, test_accuracy, path, message,
+    champion (the version the alias points at). Every failure a user can cause is a UserError.
+    """
+    from hpsearch.tracking._store import open_client
+
+    destination = check_out(out) if out is not None else None
+    study, splits = _load_study(settings, study_name)
+    trial = pick_best(study, splits.input_dim, splits.n_classes)
+    client = open_client(settings.mlflow_uri)
+    run = _trial_run(client, study_name, trial)
+    fingerprint = _check_fingerprint(run, splits, trial)
+    artifact_uri = f"{run.info.artifact_uri.rstrip('/')}/{T.MODEL_PATH}"
+    source = ModelSource(
+        f"runs:/{run.info.run_id}/{T.MODEL_PATH}",
+        artifact_uri,
+        run.info.run_id,
+        run.data.tags[T.WEIGHTS_SHA256],
+    )
+    with tempfile.TemporaryDirectory(prefix="hpsearch-best-") as scratch:
+        folder = destination or Path(scratch) / "model"
+        sha = fetch_model(source, folder, tracking_uri=settings.mlflow_uri)  # verified
+        test_accuracy = _test_accuracy(client, run, folder, splits)
+    candidate = Candidate(
+        study_name, trial.number, run.info.run_id, artifact_uri,
+        float(trial.value or 0.0), test_accuracy, fingerprint, sha,
+    )  # fmt: skip
+    registration = (
+        register_version(client, study_name, candidate, force=force) if register else None
+    )
+    return _report(candidate, registration, source.ref, destination)
+
+
+def _report(
+    candidate: Candidate, registration: Registration | None, run_uri: str, path: Path | None
+) -> dict[str, Any]:
+    report: dict[str, Any] = {
+        "study": candidate.study,
+        "trial": candidate.trial,
+        "run_id": candidate.run_id,
+        "model_uri": run_uri,
+        "version": None,
+        "champion": None,
+        "val_accuracy": candidate.val_accuracy,
+        "test_accuracy": candidate.test_accuracy,
+        "path": str(path) if path is not None else None,
+        "message": "not registered (--no-register)",
+    }
+    if registration is not None:
+        name, version = candidate.study, registration.version
+        # the alias only names this model when it points here; else name the version itself
+        at = f"@{R.ALIAS}" if registration.is_champion else f"/{version}"
+        report |= {
+            "model_uri": f"models:/{name}{at}",
+            "version": version,
+            "champion": registration.champion,
+            "message": registration.message,
+        }
+    return report

@@ -1,0 +1,134 @@
+"""A trial's model as a version of the registered model named after its study, and the alias
+`champion`, which only moves to a version with a better validation accuracy (unless forced)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import ALREADY_EXISTS, RESOURCE_ALREADY_EXISTS, ErrorCode
+from mlflow.tracking import MlflowClient
+
+from hpsearch.registry import _tags as R
+
+_EXISTS = {ErrorCode.Name(RESOURCE_ALREADY_EXISTS), ErrorCode.Name(ALREADY_EXISTS)}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What is known of a trial's model when it is registered."""
+
+    study: str
+    trial: int
+    run_id: str
+    artifact_uri: str  # the run's model folder
+    val_accuracy: float
+    test_accuracy: float
+    dataset_fingerprint: str
+    weights_sha256: str
+
+    def tags(self) -> dict[str, str]:
+        # repr-exact floats (str of a float round-trips), so comparisons read back what was put
+        return {
+            R.STUDY: self.study,
+            R.TRIAL_NUMBER: str(self.trial),
+            R.VAL_ACCURACY: str(self.val_accuracy),
+            R.TEST_ACCURACY_TAG: str(self.test_accuracy),
+            R.DATASET_FINGERPRINT: self.dataset_fingerprint,
+            R.WEIGHTS_SHA256: self.weights_sha256,
+        }
+
+
+@dataclass(frozen=True)
+class Registration:
+    version: str  # this candidate's version
+    created: bool  # False: the run already had a version, which was reused
+    champion: str  # the version the alias points at afterwards
+    message: str  # what happened to the alias, one line
+
+    @property
+    def is_champion(self) -> bool:
+        return self.champion == self.version
+
+
+def _ensure_registered_model(client: MlflowClient, name: str) -> None:
+    try:
+        client.create_registered_model(
+            name, tags={R.STUDY: name}, description=f"best trials of the hpsearch study {name}"
+        )
+    except MlflowException as exc:
+        if exc.error_code not in _EXISTS:
+            raise
+
+
+def version_of_run(client: MlflowClient, name: str, run_id: str) -> ModelVersion | None:
+    """The oldest live version of `name` made from `run_id`, if any."""
+    found = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
+    return min(found, key=lambda v: int(v.version)) if found else None
+
+
+def _version_for(client: MlflowClient, name: str, candidate: Candidate) -> tuple[str, bool]:
+    """(version, created): re-running for the same run reuses its version, tags refreshed."""
+    existing = version_of_run(client, name, candidate.run_id)
+    if existing is None:
+        created = client.create_model_version(
+            name, candidate.artifact_uri, run_id=candidate.run_id, tags=candidate.tags()
+        )
+        return str(created.version), True
+    for key, value in candidate.tags().items():
+        if existing.tags.get(key) != value:
+            client.set_model_version_tag(name, existing.version, key, value)
+    return str(existing.version), False
+
+
+def _val_accuracy(client: MlflowClient, version: ModelVersion) -> float | None:
+    """A version's validation accuracy: our tag, else its run's best_val_accuracy metric."""
+    if R.VAL_ACCURACY in version.tags:
+        return float(version.tags[R.VAL_ACCURACY])
+    if version.run_id:
+        value = client.get_run(version.run_id).data.metrics.get("best_val_accuracy")
+        return None if value is None else float(value)
+    return None
+
+
+def _champion(client: MlflowClient, name: str) -> ModelVersion | None:
+    aliases = client.get_registered_model(name).aliases
+    return client.get_model_version(name, aliases[R.ALIAS]) if R.ALIAS in aliases else None
+
+
+def _decide(
+    client: MlflowClient, name: str, version: str, val: float, *, force: bool
+) -> tuple[bool, str]:
+    """(move the alias?, what to say)."""
+    current = _champion(client, name)
+    if current is None:
+        return True, f"alias {R.ALIAS} -> version {version} (first champion, val {val:.4f})"
+    if str(current.version) == version:
+        return False, f"{R.ALIAS} already at version {version} (val {val:.4f})"
+    old = _val_accuracy(client, current)
+    old_text = "unknown" if old is None else f"{old:.4f}"
+    if old is not None and val > old:
+        return True, f"alias {R.ALIAS} -> version {version} (val {val:.4f} > {old_text})"
+    if force:
+        return True, (
+            f"alias {R.ALIAS} -> version {version} (forced: val {val:.4f}, "
+            f"version {current.version} had {old_text})"
+        )
+    return False, (
+        f"kept {R.ALIAS} at version {current.version} (val {old_text}): version {version} "
+        f"with val {val:.4f} is not better (--force moves it)"
+    )
+
+
+def register_version(
+    client: MlflowClient, name: str, candidate: Candidate, *, force: bool
+) -> Registration:
+    """Register `candidate` as a version of `name`; move the alias by the rule above."""
+    _ensure_registered_model(client, name)
+    version, created = _version_for(client, name, candidate)
+    move, message = _decide(client, name, version, candidate.val_accuracy, force=force)
+    if move:
+        client.set_registered_model_alias(name, R.ALIAS, version)
+    champion = _champion(client, name)
+    return Registration(version, created, str(champion.version) if champion else version, message)

@@ -1,0 +1,208 @@
+"""Model references -> a verified local copy of the model folder -> an MLP.
+
+    models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN_ID/PATH   resolved by `resolve`
+    fetch_model(source, dest)   lists the artifacts, checks every path, downloads file by file
+                                into a private staging folder, verifies the weights' SHA-256
+                                against the value logged at training, then copies into `dest`.
+
+Nothing reaches `dest` before every path is known safe and the weights are verified.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlflow.exceptions import MlflowException
+from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+from mlflow.tracking import MlflowClient
+
+from hpsearch.errors import UserError
+from hpsearch.nn import MLP, weights_sha256
+from hpsearch.registry import _tags as R
+from hpsearch.registry._load import MLMODEL, USAGE
+from hpsearch.registry._paths import check_artifact_path, safe_destination
+from hpsearch.settings import mask_password
+from hpsearch.tracking import _tags as T
+from hpsearch.tracking.flavor import load_mlp, mlp_dir
+
+_MAX_FILES = 1000  # a model folder holds about ten; more means a wrong or hostile listing
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a model folder lives and what its weights must hash to."""
+
+    ref: str  # as the user wrote it, for messages
+    artifact_uri: str  # the model folder in the artifact store
+    run_id: str | None
+    weights_sha256: str | None  # logged at training; None when the store does not know it
+
+
+def _first_line(exc: MlflowException) -> str:
+    return str(exc.message).strip().splitlines()[0] if exc.message else type(exc).__name__
+
+
+def _run_source(client: MlflowClient, ref: str) -> ModelSource:
+    run_id, _, path = ref.removeprefix("runs:/").partition("/")
+    path = path.strip("/") or T.MODEL_PATH
+    check_artifact_path(path)
+    try:
+        run = client.get_run(run_id)
+    except MlflowException as exc:
+        raise UserError(f"{ref}: no such run ({_first_line(exc)})") from None
+    sha = run.data.tags.get(T.WEIGHTS_SHA256) if path == T.MODEL_PATH else None
+    return ModelSource(ref, f"{run.info.artifact_uri.rstrip('/')}/{path}", run_id, sha)
+
+
+def _registry_source(client: MlflowClient, ref: str) -> ModelSource:
+    body = ref.removeprefix("models:/")
+    try:
+        if "@" in body:
+            name, alias = body.rsplit("@", 1)
+            version = client.get_model_version_by_alias(name, alias)
+        elif "/" in body:
+            name, number = body.rsplit("/", 1)
+            version = client.get_model_version(name, number)
+        else:
+            raise UserError(f"{ref}: {USAGE}")
+        uri = client.get_model_version_download_uri(version.name, version.version)
+    except MlflowException as exc:
+        raise UserError(f"{ref}: not in the model registry ({_first_line(exc)})") from None
+    run_id = version.run_id or None
+    if uri.startswith("runs:/"):  # registered by another tool, relative to its run
+        uri = _run_source(client, uri).artifact_uri
+    sha = version.tags.get(R.WEIGHTS_SHA256)
+    if sha is None and run_id is not None and uri.rstrip("/").endswith(f"/{T.MODEL_PATH}"):
+        sha = client.get_run(run_id).data.tags.get(T.WEIGHTS_SHA256)  # the hash of that folder
+    return ModelSource(ref, uri, run_id, sha)
+
+
+def resolve(client: MlflowClient, ref: str) -> ModelSource:
+    """A models:/ or runs:/ reference -> the model folder's artifact URI and expected hash."""
+    if ref.startswith("runs:/"):
+        return _run_source(client, ref)
+    if ref.startswith("models:/"):
+        return _registry_source(client, ref)
+    raise UserError(f"{ref}: {USAGE}")
+
+
+def list_files(repo: Any) -> list[str]:
+    """Every file under the repository's root, as checked relative paths, sorted."""
+    files: list[str] = []
+    pending = [""]
+    while pending:
+        folder = pending.pop()
+        for info in repo.list_artifacts(folder or None):
+            check_artifact_path(info.path)
+            if folder and not info.path.startswith(folder + "/"):
+                raise UserError(f"refusing artifact path {info.path!r}: listed outside {folder}")
+            (pending if info.is_dir else files).append(info.path)
+            if len(files) + len(pending) > _MAX_FILES:
+                raise UserError(f"more than {_MAX_FILES} artifacts: not a model folder")
+    return sorted(files)
+
+
+@contextlib.contextmanager
+def _quiet_downloads() -> Iterator[None]:
+    """No progress bar per file (ten bars for a 100 kB model), unless the user asked for them."""
+    name = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+    if name in os.environ:
+        yield
+        return
+    os.environ[name] = "false"
+    try:
+        yield
+    finally:
+        os.environ.pop(name, None)
+
+
+def _download(repo: Any, files: list[str], staging: Path) -> None:
+    """Each file into staging/<path>; the path was checked, and where it landed is checked."""
+    with _quiet_downloads():
+        for path in files:
+            _download_one(repo, path, staging)
+
+
+def _download_one(repo: Any, path: str, staging: Path) -> None:
+    """staging/<path>; the path was checked before, and where the file landed is checked after."""
+    expected = safe_destination(staging, path)
+    local = Path(repo.download_artifacts(path, dst_path=str(staging)))
+    if local.is_symlink() or local.resolve() != expected or not expected.is_file():
+        raise UserError(f"refusing artifact path {path!r}: it was not downloaded as a file")
+
+
+def verify_weights(folder: Path, source: ModelSource) -> str:
+    """SHA-256 of the model's weights.npz; UserError when it differs from the logged value."""
+    weights = mlp_dir(folder) / "weights.npz"
+    if not weights.is_file():
+        raise UserError(f"{source.ref}: no data/mlp/weights.npz: not an hpsearch model")
+    actual = weights_sha256(mlp_dir(folder))
+    if source.weights_sha256 is not None and actual != source.weights_sha256:
+        raise UserError(
+            f"{source.ref}: weights.npz has SHA-256 {actual[:16]}... but training logged "
+            f"{source.weights_sha256[:16]}...: the artifact was changed after training; refused"
+        )
+    return actual
+
+
+def _copy_into(staging: Path, files: list[str], dest: Path) -> None:
+    """Copy staged files into dest, re-checking each destination; never follow or overwrite."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for path in files:
+        target = safe_destination(dest, path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        safe_destination(dest, path)  # the folders just made: still inside, no symlink swapped in
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        with (
+            open(staging / path, "rb") as src,
+            os.fdopen(os.open(target, flags, 0o644), "wb") as dst,
+        ):
+            shutil.copyfileobj(src, dst)
+
+
+def fetch_model(source: ModelSource, dest: Path, *, tracking_uri: str) -> str:
+    """Download the model folder into `dest` (new or empty); return the weights' SHA-256.
+
+    Raises UserError for an unsafe artifact path, a missing MLmodel, or tampered weights; in
+    each case nothing is written under `dest`.
+    """
+    try:
+        repo = get_artifact_repository(
+            source.artifact_uri, tracking_uri=tracking_uri, registry_uri=tracking_uri
+        )
+        files = list_files(repo)
+    except MlflowException as exc:
+        where = mask_password(source.artifact_uri)
+        message = f"{source.ref}: cannot list artifacts at {where}: {_first_line(exc)}"
+        raise UserError(message) from None
+    if MLMODEL not in files:
+        raise UserError(f"{source.ref}: no MLmodel file at {source.artifact_uri}: not a model")
+    for path in files:  # refuse before a single byte is downloaded
+        safe_destination(dest, path)
+    with tempfile.TemporaryDirectory(prefix="hpsearch-fetch-") as scratch:
+        staging = Path(scratch)
+        _download(repo, files, staging)
+        sha = verify_weights(staging, source)
+        _copy_into(staging, files, dest)
+    return sha
+
+
+def load_registered(ref: str, tracking_uri: str | None = None) -> MLP:
+    """The MLP behind a models:/ or runs:/ reference, downloaded to a temporary folder and
+    verified. `tracking_uri` defaults to the settings' (MLFLOW_TRACKING_URI or the home's)."""
+    from hpsearch.settings import get_settings
+    from hpsearch.tracking._store import open_client
+
+    uri = tracking_uri or get_settings().mlflow_uri
+    source = resolve(open_client(uri), ref)
+    with tempfile.TemporaryDirectory(prefix="hpsearch-model-") as scratch:
+        folder = Path(scratch) / "model"
+        fetch_model(source, folder, tracking_uri=uri)
+        return load_mlp(folder)

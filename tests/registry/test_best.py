@@ -1,0 +1,209 @@
+"""`best`: pick, test once, register, alias rule, download, verify; `load_model` from anywhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from mlflow.tracking import MlflowClient
+from optuna.trial import FrozenTrial, TrialState
+
+from hpsearch.data import Splits
+from hpsearch.errors import UserError
+from hpsearch.registry import _tags as R
+from hpsearch.registry import best, load_model
+from hpsearch.registry._champion import Candidate, register_version
+from hpsearch.settings import Settings
+from hpsearch.study.storage import load_existing_study, open_storage
+
+from .conftest import STUDY_NAME
+
+
+def _client(settings: Settings) -> MlflowClient:
+    return MlflowClient(settings.mlflow_uri)
+
+
+def _trials(settings: Settings) -> list[FrozenTrial]:
+    study = load_existing_study(STUDY_NAME, open_storage(settings.optuna_url))
+    return study.get_trials(states=(TrialState.COMPLETE,))
+
+
+def _value(trial: FrozenTrial) -> float:
+    assert trial.value is not None
+    return trial.value
+
+
+def _weights_in_store(settings: Settings, run_id: str) -> Path:
+    uri = _client(settings).get_run(run_id).info.artifact_uri
+    return Path(uri.removeprefix("file://")) / "model" / "data" / "mlp" / "weights.npz"
+
+
+def test_best_registers_tests_once_and_downloads(settings: Settings, tmp_path: Path) -> None:
+    report = best(settings, STUDY_NAME, out=tmp_path / "model")
+    trials = _trials(settings)
+    top = max(_value(t) for t in trials)
+    assert report["val_accuracy"] == top
+    assert report["trial"] == min(t.number for t in trials if t.value == top)
+    assert report["model_uri"] == f"models:/{STUDY_NAME}@champion"
+    assert (report["version"], report["champion"]) == ("1", "1")
+    assert report["message"].startswith("alias champion -> version 1")
+    assert report["path"] == str((tmp_path / "model").resolve())
+    assert (tmp_path / "model" / "MLmodel").is_file()
+    assert set(report) >= {"study", "trial", "run_id", "model_uri", "version", "val_accuracy",
+                           "test_accuracy", "path"}  # fmt: skip
+
+    client = _client(settings)
+    history = client.get_metric_history(report["run_id"], R.TEST_ACCURACY)
+    assert [m.value for m in history] == [report["test_accuracy"]]
+    version = client.get_model_version(STUDY_NAME, "1")
+    assert version.run_id == report["run_id"]
+    run_tags = client.get_run(report["run_id"]).data.tags
+    assert version.tags[R.WEIGHTS_SHA256] == run_tags["hpsearch.weights_sha256"]
+    assert version.tags[R.DATASET_FINGERPRINT] == run_tags["hpsearch.dataset_fingerprint"]
+    assert float(version.tags[R.VAL_ACCURACY]) == report["val_accuracy"]
+    assert float(version.tags[R.TEST_ACCURACY_TAG]) == report["test_accuracy"]
+    assert version.tags[R.TRIAL_NUMBER] == str(report["trial"])
+
+    again = best(settings, STUDY_NAME, out=None)  # same run: same version, no second test
+    assert (again["version"], again["test_accuracy"]) == ("1", report["test_accuracy"])
+    assert again["message"] == f"champion already at version 1 (val {report['val_accuracy']:.4f})"
+    assert len(client.search_model_versions(f"name = '{STUDY_NAME}'")) == 1
+    assert len(client.get_metric_history(report["run_id"], R.TEST_ACCURACY)) == 1
+
+
+def test_registry_run_and_folder_give_identical_predictions(
+    settings: Settings, splits: Splits, tmp_path: Path
+) -> None:
+    report = best(settings, STUDY_NAME, out=tmp_path / "model")
+    models = [
+        load_model(f"models:/{STUDY_NAME}@champion"),
+        load_model(f"models:/{STUDY_NAME}/1"),
+        load_model(f"runs:/{report['run_id']}/model"),
+        load_model(tmp_path / "model"),
+        load_model(tmp_path / "model" / "data" / "mlp"),  # the bare weights folder
+    ]
+    probabilities = [m.predict_proba(splits.x_test) for m in models]
+    for p in probabilities[1:]:
+        np.testing.assert_array_equal(p, probabilities[0])
+
+    logged = _client(settings).get_run(report["run_id"]).data.metrics["best_val_accuracy"]
+    folder_model = models[3]
+    assert float((folder_model.predict(splits.x_val) == splits.y_val).mean()) == logged
+    test = float((folder_model.predict(splits.x_test) == splits.y_test).mean())
+    assert test == report["test_accuracy"]
+
+
+def _candidate(settings: Settings, trial_number: int) -> Candidate:
+    trial = next(t for t in _trials(settings) if t.number == trial_number)
+    run = _client(settings).get_run(trial.user_attrs["mlflow_run_id"])
+    return Candidate(
+        STUDY_NAME, trial.number, run.info.run_id, f"{run.info.artifact_uri}/model",
+        _value(trial), 0.5, "fp", run.data.tags["hpsearch.weights_sha256"],
+    )  # fmt: skip
+
+
+def test_alias_moves_only_to_better_unless_forced(settings: Settings) -> None:
+    report = best(settings, STUDY_NAME, out=None)
+    worst = min(_trials(settings), key=_value)
+    assert _value(worst) < report["val_accuracy"]
+    client = _client(settings)
+    worse = _candidate(settings, worst.number)
+
+    kept = register_version(client, STUDY_NAME, worse, force=False)
+    assert (kept.version, kept.champion) == ("2", "1")
+    assert kept.message.startswith("kept champion at version 1")
+    assert "not better" in kept.message
+
+    forced = register_version(client, STUDY_NAME, worse, force=True)
+    assert (forced.version, forced.champion, forced.created) == ("2", "2", False)
+    assert forced.message.startswith("alias champion -> version 2 (forced")
+
+    back = best(settings, STUDY_NAME, out=None)  # the better one takes it back, no force needed
+    assert (back["version"], back["champion"]) == ("1", "1")
+    assert back["message"] == (
+        f"alias champion -> version 1 (val {report['val_accuracy']:.4f} > {_value(worst):.4f})"
+    )
+    assert len(client.search_model_versions(f"name = '{STUDY_NAME}'")) == 2
+
+    worse_again = register_version(client, STUDY_NAME, worse, force=False)
+    assert worse_again.champion == "1"
+    assert best(settings, STUDY_NAME, out=None, force=True)["champion"] == "1"
+
+
+def test_no_register_leaves_the_registry_alone(settings: Settings) -> None:
+    report = best(settings, STUDY_NAME, out=None, register=False)
+    assert report["version"] is None
+    assert report["model_uri"] == f"runs:/{report['run_id']}/model"
+    assert _client(settings).search_registered_models() == []
+    assert R.TEST_ACCURACY in _client(settings).get_run(report["run_id"]).data.metrics
+
+
+def test_tampered_weights_fail_the_checksum(settings: Settings, tmp_path: Path) -> None:
+    report = best(settings, STUDY_NAME, out=None)
+    weights = _weights_in_store(settings, report["run_id"])
+    data = bytearray(weights.read_bytes())
+    data[-100] ^= 0xFF
+    weights.write_bytes(bytes(data))
+
+    out = tmp_path / "model"
+    with pytest.raises(UserError, match=r"SHA-256 .* changed after training") as caught:
+        best(settings, STUDY_NAME, out=out)
+    assert "\n" not in str(caught.value)
+    assert not out.exists()  # nothing lands in --out when verification fails
+    for ref in (f"models:/{STUDY_NAME}@champion", f"runs:/{report['run_id']}/model"):
+        with pytest.raises(UserError, match="changed after training"):
+            load_model(ref)
+
+
+def test_user_errors_are_one_clear_line(settings: Settings, tmp_path: Path) -> None:
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("keep me")
+    cases = [
+        (lambda: best(settings, "no-such-study", out=None), "no study named 'no-such-study'"),
+        (lambda: best(settings, STUDY_NAME, out=tmp_path / "full"), "not empty"),
+        (lambda: load_model("models:/no-such-model@champion"), "not in the model registry"),
+        (lambda: load_model(f"models:/{STUDY_NAME}"), "expected models:/NAME@ALIAS"),
+        (lambda: load_model("runs:/0123456789abcdef/model"), "no such run"),
+        (lambda: load_model("runs:/0123/../../etc"), "refusing artifact path"),
+        (lambda: load_model(tmp_path / "nothing"), "no model at"),
+    ]
+    for call, message in cases:
+        with pytest.raises(UserError, match=message) as caught:
+            call()
+        assert "\n" not in str(caught.value)
+    assert (tmp_path / "full" / "x").read_text() == "keep me"
+
+
+def test_a_study_without_complete_trials(settings: Settings) -> None:
+    import yaml
+
+    from hpsearch.study.budget import create_or_resume
+    from hpsearch.study.config import parse_study
+
+    from .conftest import STUDY
+
+    text = yaml.safe_dump({**STUDY, "name": "empty", "enqueue": []})
+    create_or_resume(parse_study(text), text, open_storage(settings.optuna_url), 2)
+    with pytest.raises(UserError, match="'empty' has no COMPLETE trial"):
+        best(settings, "empty", out=None)
+
+
+def test_folder_layout_matches_the_flavour() -> None:
+    from hpsearch.registry._load import MLP_SUBDIR
+    from hpsearch.tracking.flavor import mlp_dir
+
+    assert mlp_dir(Path("m")) == Path("m") / MLP_SUBDIR
+
+
+def test_ties_go_to_fewer_parameters_then_the_earlier_trial() -> None:
+    import optuna
+
+    from hpsearch.registry._best import n_params, pick_best
+
+    study = optuna.create_study(direction="maximize")
+    trials = [(0.9, [64]), (0.95, [64]), (0.95, [16, 16]), (0.95, [16, 16]), (0.8, [8])]
+    for value, hidden in trials:
+        study.add_trial(optuna.trial.create_trial(value=value, user_attrs={"hidden": hidden}))
+    assert n_params([16, 16], 64, 10) < n_params([64], 64, 10)
+    assert pick_best(study, 64, 10).number == 2
