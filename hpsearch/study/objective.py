@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -13,11 +15,13 @@ from hpsearch.data import Splits
 from hpsearch.nn import MLP
 from hpsearch.study.config import StudyConfig
 from hpsearch.study.space import resolve, suggest
+from hpsearch.study.storage import with_retries
 from hpsearch.train import EpochMetrics, TrainResult, train
 
 if TYPE_CHECKING:
     from hpsearch.tracking import StudyTracker
 
+log = logging.getLogger("hpsearch.objective")
 REPRODUCED_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
 
 
@@ -39,8 +43,10 @@ class PruningCallback:
     pruned_at: int | None = None
 
     def __call__(self, metrics: EpochMetrics, model: MLP) -> bool:
-        self.trial.report(metrics.val_accuracy, step=metrics.epoch)
-        if self.trial.should_prune():
+        with_retries(
+            lambda: self.trial.report(metrics.val_accuracy, step=metrics.epoch), "reporting"
+        )
+        if with_retries(self.trial.should_prune, "asking the pruner"):
             self.pruned_at = metrics.epoch
             return True
         return False
@@ -61,26 +67,31 @@ class Objective:
 
     def __call__(self, trial: optuna.Trial) -> float:
         seed = seed_of(trial, self.config.seed)
-        values = suggest(self.config.search_space, trial)
+        values = with_retries(lambda: suggest(self.config.search_space, trial), "sampling")
         train_config = resolve(values, epochs=self.config.epochs, seed=seed)
-        trial.set_user_attr("seed", seed)
-        trial.set_user_attr("hidden", list(train_config.hidden))
+        attrs = {"seed": seed, "hidden": list(train_config.hidden)}
+        with_retries(lambda: _set_user_attrs(trial, attrs), "starting the trial")
         run_id = self._start_run(trial, values, train_config.as_dict(), seed)
         pruning = PruningCallback(trial)
         callbacks: list[Any] = [pruning]
         if self.tracker is not None and run_id is not None:
-            callbacks.insert(0, self.tracker.epoch_callback(run_id))
+            callbacks.insert(0, _retrying(self.tracker.epoch_callback(run_id)))
         try:
             result = train(train_config, self.splits, callbacks)
-            trial.set_user_attr("history", history_attr(result))
+            history = {"history": history_attr(result)}
+            with_retries(lambda: _set_user_attrs(trial, history), "recording the history")
             return self._finish(trial, run_id, result, pruning)
         except optuna.TrialPruned:
             raise
         except (KeyboardInterrupt, SystemExit):
             self._end_run(run_id, "killed", "worker stopped by a signal")
             raise
-        except Exception:
-            self._end_run(run_id, "failed", traceback.format_exc())
+        except optuna.exceptions.UpdateFinishedTrialError:
+            # another worker took our heartbeat for a crash's, failed the trial and retried it
+            self._end_run(run_id, "killed", "failed as stale by another worker; retried")
+            raise
+        except Exception as exc:
+            self._end_run(run_id, "failed", _failure_text(exc))
             raise
 
     def _start_run(
@@ -88,15 +99,19 @@ class Objective:
     ) -> str | None:
         if self.tracker is None:
             return None
-        run_id = self.tracker.start_trial(
-            trial.number,
-            dict(trial.params),
-            resolved,
-            seed=seed,
-            dataset_fingerprint=self.splits.fingerprint(),
-            trial_id=trial._trial_id,
+        tracker = self.tracker
+        run_id = with_retries(
+            lambda: tracker.start_trial(
+                trial.number,
+                dict(trial.params),
+                resolved,
+                seed=seed,
+                dataset_fingerprint=self.splits.fingerprint(),
+                trial_id=trial._trial_id,
+            ),
+            "starting the MLflow run",
         )
-        trial.set_user_attr("mlflow_run_id", run_id)
+        with_retries(lambda: trial.set_user_attr("mlflow_run_id", run_id), "linking the run")
         return run_id
 
     def _finish(
@@ -106,21 +121,47 @@ class Objective:
             self._prune(trial, run_id, len(result.history), "diverged")
         if pruning.pruned_at is not None:
             self._prune(trial, run_id, pruning.pruned_at, "pruner")
-        if self.tracker is not None and run_id is not None:
-            self.tracker.finish_complete(run_id, result, self.splits)
+        tracker = self.tracker
+        if tracker is not None and run_id is not None:
+            with_retries(
+                lambda: tracker.finish_complete(run_id, result, self.splits), "saving the model"
+            )
         return result.best_val_accuracy
 
     def _prune(self, trial: optuna.Trial, run_id: str | None, step: int, reason: str) -> None:
-        trial.set_user_attr("pruned_reason", reason)
-        trial.set_user_attr("pruned_step", step)
-        if self.tracker is not None and run_id is not None:
-            self.tracker.finish_pruned(run_id, step, reason)
+        attrs = {"pruned_reason": reason, "pruned_step": step}
+        with_retries(lambda: _set_user_attrs(trial, attrs), "recording the pruning")
+        tracker = self.tracker
+        if tracker is not None and run_id is not None:
+            with_retries(lambda: tracker.finish_pruned(run_id, step, reason), "ending the run")
         raise optuna.TrialPruned(f"{reason} at epoch {step}")
 
     def _end_run(self, run_id: str | None, how: str, detail: str) -> None:
-        if self.tracker is None or run_id is None:
+        """End the run FAILED or KILLED; if even that fails, `reconcile` ends it later."""
+        tracker = self.tracker
+        if tracker is None or run_id is None:
             return
-        if how == "killed":
-            self.tracker.finish_killed(run_id, detail)
-        else:
-            self.tracker.finish_failed(run_id, detail)
+        end = tracker.finish_killed if how == "killed" else tracker.finish_failed
+        try:
+            with_retries(lambda: end(run_id, detail), "ending the run")
+        except Exception as exc:  # must not hide the error that ended the trial
+            log.warning("could not end MLflow run %s: %s", run_id, exc)
+
+
+def _set_user_attrs(trial: optuna.Trial, attrs: dict[str, Any]) -> None:
+    for key, value in attrs.items():
+        trial.set_user_attr(key, value)
+
+
+def _retrying(callback: Callable[[EpochMetrics, MLP], None]) -> Callable[[EpochMetrics, MLP], None]:
+    """An epoch-logging callback that rides out a brief database outage."""
+
+    def call(metrics: EpochMetrics, model: MLP) -> None:
+        with_retries(lambda: callback(metrics, model), f"logging epoch {metrics.epoch}")
+
+    return call
+
+
+def _failure_text(exc: BaseException) -> str:
+    """The traceback, led by one line that says what went wrong (an OSError names its path)."""
+    return f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()}"

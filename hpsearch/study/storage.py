@@ -1,11 +1,16 @@
-"""Optuna's RDB storage as hpsearch uses it: heartbeats, one retry per crash, SQLite in WAL."""
+"""Optuna's RDB storage as hpsearch uses it: heartbeats, one retry per crash, SQLite in WAL,
+and bounded retries when the database is briefly away (a restart, a locked SQLite file)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
+import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import optuna
 import sqlalchemy as sa
@@ -15,6 +20,11 @@ from hpsearch.errors import UserError
 from hpsearch.settings import mask_password
 
 UPGRADE_HINT = "run `hpsearch db upgrade` first"
+# About 30 s in all: long enough for a database restart, short enough to notice an outage.
+RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
+
+log = logging.getLogger("hpsearch.storage")
+T = TypeVar("T")
 
 
 def _heartbeat() -> tuple[int, int]:
@@ -30,7 +40,52 @@ def _prepare_sqlite(url: sa.URL) -> dict[str, object]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(path, timeout=60) as conn:
         conn.execute("PRAGMA journal_mode=WAL")
-    return {"connect_args": {"timeout": 60}}
+    # The driver's own transaction handling is off; `_begin_immediate` starts every transaction.
+    return {"connect_args": {"timeout": 60, "isolation_level": None}}
+
+
+def _begin_immediate(engine: sa.Engine) -> None:
+    """Every SQLite transaction takes the write lock when it begins.
+
+    Optuna claims a WAITING trial (or fails a stale one) by reading its state, then writing it.
+    The sqlite3 driver runs that read outside any transaction, so two workers could both read
+    WAITING and both claim the trial. BEGIN IMMEDIATE makes read-then-write atomic, and a busy
+    database makes the second one wait (up to the timeout) instead of failing "database is locked".
+    """
+
+    @sa.event.listens_for(engine, "begin")
+    def begin(connection: sa.Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()  # connections opened before the listener are not reused
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True when `exc` (or what caused it) says the database is unreachable or busy right now."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, sa.exc.OperationalError | sa.exc.InterfaceError):
+            return True
+        if isinstance(seen, sa.exc.DBAPIError) and seen.connection_invalidated:
+            return True
+        if getattr(seen, "error_code", None) == "TEMPORARILY_UNAVAILABLE":  # MLflow's wrapper
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def with_retries(call: Callable[[], T], what: str) -> T:
+    """`call()`, retried with backoff while the database is briefly away; then the error."""
+    for delay in (*RETRY_DELAYS, None):
+        try:
+            return call()
+        except Exception as exc:
+            if delay is None or not is_transient(exc):
+                raise
+            reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            log.warning("%s: database unavailable (%s); retrying in %.1f s", what, reason, delay)
+            time.sleep(delay)
+    raise AssertionError("unreachable")
 
 
 def open_storage(url: str) -> RDBStorage:
@@ -46,7 +101,7 @@ def open_storage(url: str) -> RDBStorage:
     try:
         if not is_sqlite:
             _require_schema(url)
-        return RDBStorage(
+        storage = RDBStorage(
             url,
             engine_kwargs=engine_kwargs,
             heartbeat_interval=interval,
@@ -54,6 +109,9 @@ def open_storage(url: str) -> RDBStorage:
             heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
             skip_table_creation=not is_sqlite,  # servers migrate explicitly, never implicitly
         )
+        if is_sqlite:
+            _begin_immediate(storage.engine)
+        return storage
     except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
         reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
         if "does not exist" in reason or "no such table" in reason:
@@ -65,6 +123,22 @@ def open_storage(url: str) -> RDBStorage:
         raise UserError(f"{mask_password(url)}: {reason} ({UPGRADE_HINT})") from None
     except ModuleNotFoundError as exc:
         raise UserError(f"no database driver for {mask_password(url)}: {exc.name}") from None
+
+
+def open_existing_storage(url: str) -> RDBStorage:
+    """Like `open_storage`, but a missing SQLite file is an error, not a new empty storage.
+
+    For commands that only read or mend a study: a mistyped path must not create a database.
+    """
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        raise UserError(f"not a database URL: {mask_password(url)!r}") from None
+    if parsed.get_backend_name() == "sqlite":
+        path = Path(parsed.database or "")
+        if not parsed.database or not path.is_file():
+            raise UserError(f"no Optuna storage at {path}: launch a study first (hpsearch launch)")
+    return open_storage(url)
 
 
 def _require_schema(url: str) -> None:

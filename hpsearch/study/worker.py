@@ -2,7 +2,8 @@
 
 Any number of workers on any number of machines may share one storage (Optuna's RDB storage is
 the distributed engine). A crashed worker's trial goes stale, is failed by whoever notices, and
-is retried once with the same parameters.
+is retried once with the same parameters (see reconcile.py). Storage calls ride out a database
+restart with bounded retries; a trial the database failed mid-way is retried like a crashed one.
 """
 
 from __future__ import annotations
@@ -11,16 +12,18 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import optuna
-from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback, fail_stale_trials
+from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 from threadpoolctl import threadpool_limits
 
@@ -29,7 +32,13 @@ from hpsearch.study.algorithms import make_pruner, make_sampler
 from hpsearch.study.budget import CONFIG_ATTR, pop_slot
 from hpsearch.study.config import StudyConfig, parse_study
 from hpsearch.study.objective import Objective
-from hpsearch.study.storage import load_existing_study, open_storage
+from hpsearch.study.reconcile import fail_and_retry, fail_stale, kill_orphaned_runs
+from hpsearch.study.storage import (
+    is_transient,
+    load_existing_study,
+    open_existing_storage,
+    with_retries,
+)
 
 if TYPE_CHECKING:
     from hpsearch.tracking import StudyTracker
@@ -61,8 +70,14 @@ def _sampler_seed(study_seed: int, worker_index: int | None) -> int:
 
 
 @contextlib.contextmanager
-def _heartbeat(storage: RDBStorage, trial_id: int) -> Iterator[None]:
-    """Tell the storage this trial is alive, every heartbeat interval, from a side thread."""
+def _heartbeat(
+    storage: RDBStorage, trial_id: int, watch: Callable[[], object] | None = None
+) -> Iterator[None]:
+    """Tell the storage this trial is alive, every heartbeat interval, from a side thread.
+
+    The same thread runs `watch` (looking for other workers' stale trials) after each beat, so a
+    crashed worker's trial is failed and retried within the grace period even while we train.
+    """
     interval = storage.get_heartbeat_interval() or 0
     stop = threading.Event()
 
@@ -70,10 +85,12 @@ def _heartbeat(storage: RDBStorage, trial_id: int) -> Iterator[None]:
         while not stop.wait(interval):
             try:
                 storage.record_heartbeat(trial_id)
+                if watch is not None:
+                    watch()
             except Exception as exc:  # a restarting database must not kill the trial
                 log.warning("heartbeat of trial %s failed: %s", trial_id, exc)
 
-    storage.record_heartbeat(trial_id)
+    with_retries(lambda: storage.record_heartbeat(trial_id), "recording a heartbeat")
     thread = threading.Thread(target=beat, daemon=True, name="hpsearch-heartbeat")
     if interval:
         thread.start()
@@ -103,38 +120,63 @@ def _fail_and_retry(study: optuna.Study, trial: optuna.Trial) -> None:
     """An interrupted trial ends FAIL and gets its one retry, so the budget stays exact."""
     old = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        frozen = study.tell(trial, state=TrialState.FAIL)
-        RetryHeartbeatStaleTrialCallback(max_retry=1)(study, frozen)
+        with_retries(lambda: fail_and_retry(study, trial._trial_id), "failing the trial")
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
 
 
+def _tell(study: optuna.Study, trial: optuna.Trial, **outcome: Any) -> TrialState:
+    """Record the outcome, unless another worker already failed the trial as stale."""
+    frozen = with_retries(
+        lambda: study.tell(trial, skip_if_finished=True, **outcome), "recording the trial"
+    )
+    return frozen.state
+
+
 def run_trial(
-    study: optuna.Study, storage: RDBStorage, trial: optuna.Trial, objective: Objective
+    study: optuna.Study,
+    storage: RDBStorage,
+    trial: optuna.Trial,
+    objective: Objective,
+    watch: Callable[[], object] | None = None,
 ) -> TrialState:
-    with _heartbeat(storage, trial._trial_id):
+    """Run one claimed trial to its end state. KeyboardInterrupt: FAIL, retried, re-raised."""
+    with _heartbeat(storage, trial._trial_id, watch):
         try:
             value = objective(trial)
         except optuna.TrialPruned:
-            return study.tell(trial, state=TrialState.PRUNED).state
+            return _tell(study, trial, state=TrialState.PRUNED)
         except KeyboardInterrupt:
             _fail_and_retry(study, trial)
             raise
-        except Exception:
-            log.exception("trial %d failed", trial.number)
-            return study.tell(trial, state=TrialState.FAIL).state
-        return study.tell(trial, value).state
+        except optuna.exceptions.UpdateFinishedTrialError:
+            log.warning("trial %d was failed as stale by another worker", trial.number)
+            return TrialState.FAIL
+        except Exception as exc:
+            if not is_transient(exc):
+                log.exception("trial %d failed", trial.number)
+                return _tell(study, trial, state=TrialState.FAIL)
+            # the database, not the trial, failed: the trial gets its retry
+            log.warning("trial %d failed: database unavailable (%s)", trial.number, exc)
+            _fail_and_retry(study, trial)
+            return TrialState.FAIL
+        return _tell(study, trial, values=value)
 
 
-def _next_trial(study: optuna.Study, deadline: float) -> optuna.Trial | None:
+def _next_trial(
+    study: optuna.Study, deadline: float, tracker: StudyTracker | None = None
+) -> optuna.Trial | None:
     """The next slot; while others still run, wait (a crashed one's retry may appear)."""
     while time.monotonic() < deadline:
-        fail_stale_trials(study)
-        trial = pop_slot(study)
+        fail_stale(study, tracker)
+        trial = with_retries(lambda: pop_slot(study), "claiming a trial")
         if trial is not None:
             return trial
-        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        running = with_retries(
+            lambda: study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)),
+            "reading the study",
+        )
         if not running:
             return None
         time.sleep(IDLE_POLL_SECONDS)
@@ -143,7 +185,7 @@ def _next_trial(study: optuna.Study, deadline: float) -> optuna.Trial | None:
 
 def run_worker(options: WorkerOptions) -> int:
     """Run trials until the pool is empty or the timeout passes. Returns trials run here."""
-    storage = open_storage(options.storage_url)
+    storage = open_existing_storage(options.storage_url)
     study = load_existing_study(options.study_name, storage)
     config = load_study_config(study)
     study.sampler = make_sampler(config.sampler, _sampler_seed(config.seed, options.worker_index))
@@ -156,15 +198,32 @@ def run_worker(options: WorkerOptions) -> int:
         train_subset=data.train_subset,
         seed=data.seed,
     )
-    objective = Objective(config, splits, _tracker(options))
+    tracker = _tracker(options)
+    objective = Objective(config, splits, tracker)
     deadline = time.monotonic() + (options.timeout or float("inf"))
+    # which process runs a trial: for operators, and for tests that kill it
+    attrs = {
+        "blas_threads": options.blas_threads or 0,
+        "worker": f"{socket.gethostname()}:{os.getpid()}",
+    }
+
+    def watch() -> None:
+        fail_stale(study, tracker)
+
     done = 0
     with threadpool_limits(limits=options.blas_threads), _signals_interrupt():
-        while (trial := _next_trial(study, deadline)) is not None:
-            trial.set_user_attr("blas_threads", options.blas_threads or 0)
-            run_trial(study, storage, trial, objective)
+        while (trial := _next_trial(study, deadline, tracker)) is not None:
+            with_retries(partial(_set_user_attrs, trial, attrs), "starting the trial")
+            run_trial(study, storage, trial, objective, watch)
             done += 1
+    if tracker is not None:  # the last one out ends runs whose trials ended without them
+        kill_orphaned_runs(study, tracker)
     return done
+
+
+def _set_user_attrs(trial: optuna.Trial, attrs: dict[str, Any]) -> None:
+    for key, value in attrs.items():
+        trial.set_user_attr(key, value)
 
 
 def _tracker(options: WorkerOptions) -> StudyTracker | None:
