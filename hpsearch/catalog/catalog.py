@@ -250,7 +250,13 @@ def open_catalog(settings: Settings) -> Catalog:
     already be at head: UserError naming `hpsearch db upgrade` otherwise.
     """
     url = settings.catalog_url
-    if sqlite_path(sa.make_url(url)) is not None:
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        raise UserError(
+            f"HPSEARCH_DATABASE_URL is not a database URL: {mask_password(url)!r}"
+        ) from None
+    if sqlite_path(parsed) is not None:
         upgrade_catalog(url)
         # Several local workers write here: wait for the file lock instead of failing at once.
         return Catalog(sa.create_engine(url, connect_args={"timeout": 30}))
