@@ -1,9 +1,14 @@
 """hpsearch: hyperparameter search for a from-scratch NumPy MLP."""
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hpsearch.nn import MLP
+
 __version__ = "0.1.0"
 
 
-def load_model(ref: str, *, tracking_uri: str | None = None):  # type: ignore[no-untyped-def]
+def load_model(ref: str, *, tracking_uri: str | None = None) -> MLP:
     """The trained MLP behind `models:/NAME@champion`, `runs:/ID/model` or a local folder."""
     from hpsearch.registry import load_model as _load
 

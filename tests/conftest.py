@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # also for subprocesses of fixtures
+
 POSTGRES_URL = os.environ.get(
     "HPSEARCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
@@ -28,6 +30,7 @@ def hpsearch_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own stores: nothing leaks between tests or into the working tree."""
     home = tmp_path / "hpsearch-home"
     monkeypatch.setenv("HPSEARCH_HOME", str(home))
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")  # tests never touch the network
     for name in (
         "HPSEARCH_DATABASE_URL",
         "HPSEARCH_STORAGE_URL",

@@ -1,0 +1,73 @@
+"""The study summary on the parent run: best value, counts by state, Optuna's plots, trials.csv."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hpsearch.tracking._tags import TRIALS_CSV
+
+if TYPE_CHECKING:
+    import optuna
+
+log = logging.getLogger(__name__)
+
+_STATE_METRICS = {
+    "COMPLETE": "n_complete",
+    "PRUNED": "n_pruned",
+    "FAIL": "n_fail",
+    "RUNNING": "n_running",
+    "WAITING": "n_waiting",
+}
+
+
+def state_counts(study: optuna.Study) -> dict[str, float]:
+    """{"n_complete": 3.0, "n_pruned": 1.0, ...}: every state, zero when absent."""
+    counts = Counter(trial.state.name for trial in study.get_trials(deepcopy=False))
+    return {metric: float(counts.get(state, 0)) for state, metric in _STATE_METRICS.items()}
+
+
+def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
+    """The best COMPLETE trial, or None before the first one completes."""
+    try:
+        return study.best_trial
+    except ValueError:  # Optuna's answer when no trial is complete
+        return None
+
+
+def _plots() -> dict[str, Callable[..., Any]]:
+    from optuna.visualization import matplotlib as vis
+
+    return {
+        "optimization_history.png": vis.plot_optimization_history,
+        "param_importances.png": vis.plot_param_importances,
+        "parallel_coordinate.png": vis.plot_parallel_coordinate,
+        "intermediate_values.png": vis.plot_intermediate_values,
+    }
+
+
+def write_summary_files(study: optuna.Study, folder: Path) -> list[str]:
+    """Write trials.csv and the PNGs that can be drawn; return the names written."""
+
+    from hpsearch.tracking.plots import save_figure
+
+    written = []
+    study.trials_dataframe().to_csv(folder / TRIALS_CSV, index=False)
+    written.append(TRIALS_CSV)
+    n_complete = state_counts(study)["n_complete"]
+    for name, plot in _plots().items():
+        if name == "param_importances.png" and n_complete < 2:
+            continue  # importances need at least two finished trials to compare
+        try:
+            with warnings.catch_warnings():
+                # "experimental backend", "singular ylim": noise about plots of tiny studies
+                warnings.simplefilter("ignore")
+                save_figure(plot(study), folder / name)
+            written.append(name)
+        except Exception as exc:  # a plot is a nicety: never fail a launch over one
+            log.warning("skipped %s: %s: %s", name, type(exc).__name__, exc)
+    return written

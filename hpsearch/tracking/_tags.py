@@ -1,0 +1,43 @@
+"""Names of the tags and metrics hpsearch writes, in one place so readers and writers agree."""
+
+from __future__ import annotations
+
+# the parent run of a study
+ROLE = "hpsearch.role"
+ROLE_STUDY = "study"
+ROLE_TRIAL = "trial"
+
+# links between Optuna and MLflow
+STUDY_NAME = "optuna.study_name"
+TRIAL_NUMBER = "optuna.trial_number"
+TRIAL_ID = "optuna.trial_id"
+PARENT_RUN_ID = "mlflow.parentRunId"
+RUN_NAME = "mlflow.runName"
+
+# what the trial ran on
+DATASET_FINGERPRINT = "hpsearch.dataset_fingerprint"
+SEED = "hpsearch.seed"
+
+# how the trial ended
+GIT_COMMIT = "hpsearch.git_commit"
+STATE = "hpsearch.state"  # complete, pruned, failed, killed
+OUTCOME = "hpsearch.outcome"  # the trainer's: completed, stopped, diverged
+PRUNED_STEP = "hpsearch.pruned_step"
+PRUNED_REASON = "hpsearch.pruned_reason"  # pruner or divergence
+KILLED_REASON = "hpsearch.killed_reason"
+WEIGHTS_SHA256 = "hpsearch.weights_sha256"
+BEST_RUN_ID = "hpsearch.best_run_id"
+
+# artifact paths inside a run
+MODEL_PATH = "model"
+ERROR_FILE = "error.txt"
+LEARNING_CURVES = "learning_curves.png"
+CONFUSION_MATRIX = "confusion_matrix_val.png"
+TRIALS_CSV = "trials.csv"
+
+RESOLVED_PREFIX = "resolved."
+
+
+def run_name(trial_number: int) -> str:
+    """trial 7 -> "trial-0007": sorts in trial order in the UI's run table."""
+    return f"trial-{trial_number:04d}"

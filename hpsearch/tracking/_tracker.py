@@ -1,0 +1,229 @@
+"""StudyTracker: every Optuna trial an MLflow child run under one parent run per study.
+
+Only MlflowClient with explicit run ids: the fluent API keeps one process-global active run,
+which would force workers (and threads) to take turns. Each call below is one request to the
+store, so many workers log to one store in parallel without a lock of ours.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlflow.entities import Metric, Param, RunTag
+
+from hpsearch.tracking import _tags as T
+from hpsearch.tracking._provenance import provenance_tags
+from hpsearch.tracking._store import (
+    experiment_artifact_location,
+    get_or_create_experiment,
+    get_or_create_parent_run,
+    is_server_uri,
+    open_client,
+)
+from hpsearch.tracking._summary import best_trial, state_counts, write_summary_files
+from hpsearch.tracking.flavor import save_pyfunc_model
+
+if TYPE_CHECKING:
+    import optuna
+
+    from hpsearch.data import Splits
+    from hpsearch.nn import MLP
+    from hpsearch.train import EpochMetrics, TrainResult
+
+_MAX_PARAM_LENGTH = 6000  # MLflow refuses longer parameter values
+_INPUT_EXAMPLE_ROWS = 5
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _param_text(value: Any) -> str:
+    """Lists and dicts as JSON ("[256, 128]"), everything else as str()."""
+    text = json.dumps(value) if isinstance(value, list | tuple | dict) else str(value)
+    return text[:_MAX_PARAM_LENGTH]
+
+
+def _flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"optimizer_params": {"lr": 0.1}} -> {"optimizer_params.lr": 0.1}."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, Mapping):
+            flat |= _flatten(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def trial_params(params: Mapping[str, Any], resolved: Mapping[str, Any]) -> list[Param]:
+    """Sampled parameters under their own names, resolved ones under `resolved.<name>`."""
+    flat = _flatten(params) | _flatten(resolved, T.RESOLVED_PREFIX)
+    return [Param(key, _param_text(value)) for key, value in flat.items()]
+
+
+def _tags(values: Mapping[str, Any]) -> list[RunTag]:
+    return [RunTag(key, str(value)) for key, value in values.items()]
+
+
+class StudyTracker:
+    """Logs one Optuna study to MLflow: experiment = study, parent run = study, child run = trial.
+
+    Args:
+        study_name: also the experiment's name.
+        tracking_uri: sqlite:///..., postgresql://... or http(s)://... (a tracking server).
+        artifact_location: artifact root for a new experiment on a database store (a folder per
+            study is made under it); a tracking server chooses its own, so it is ignored there.
+    """
+
+    def __init__(
+        self, study_name: str, tracking_uri: str, artifact_location: str | None = None
+    ) -> None:
+        self.study_name = study_name
+        self.tracking_uri = tracking_uri
+        self.client = open_client(tracking_uri)
+        location = None
+        if artifact_location is not None and not is_server_uri(tracking_uri):
+            location = experiment_artifact_location(artifact_location, study_name)
+        experiment = get_or_create_experiment(self.client, study_name, location)
+        self.experiment_id: str = experiment.experiment_id
+        self.parent_run_id: str = get_or_create_parent_run(
+            self.client, self.experiment_id, study_name
+        )
+
+    # -- a trial starts -------------------------------------------------------------------
+
+    def start_trial(
+        self,
+        trial_number: int,
+        params: Mapping[str, Any],
+        resolved: Mapping[str, Any],
+        *,
+        seed: int,
+        dataset_fingerprint: str,
+        trial_id: int | None = None,
+    ) -> str:
+        """Create the trial's child run (RUNNING, visible at once); return its run id."""
+        name = T.run_name(trial_number)
+        # the link to the parent goes in with the run itself, so the UI never shows an orphan
+        run = self.client.create_run(
+            self.experiment_id,
+            run_name=name,
+            tags={T.PARENT_RUN_ID: self.parent_run_id, T.ROLE: T.ROLE_TRIAL},
+        )
+        tags = provenance_tags() | {
+            T.STUDY_NAME: self.study_name,
+            T.TRIAL_NUMBER: trial_number,
+            T.DATASET_FINGERPRINT: dataset_fingerprint,
+            T.SEED: seed,
+        }
+        if trial_id is not None:
+            tags[T.TRIAL_ID] = trial_id
+        self.client.log_batch(
+            run.info.run_id, params=trial_params(params, resolved), tags=_tags(tags)
+        )
+        return run.info.run_id
+
+    def epoch_callback(self, run_id: str) -> Callable[[EpochMetrics, MLP], None]:
+        """A trainer callback logging one epoch's five metrics in one request, step = epoch.
+
+        Synchronous on purpose: once the callback returns the epoch is in the store, so a killed
+        worker loses nothing it reported (MLflow's async queue made ending a run slower here).
+        """
+
+        def log_epoch(metrics: EpochMetrics, model: MLP) -> None:
+            now = _now_ms()
+            batch = [
+                Metric(key, value, now, metrics.epoch) for key, value in metrics.as_dict().items()
+            ]
+            self.client.log_batch(run_id, metrics=batch)
+
+        return log_epoch
+
+    # -- a trial ends: exactly one of these ----------------------------------------------
+
+    def finish_complete(self, run_id: str, result: TrainResult, splits: Splits) -> None:
+        """Model (pyfunc), learning curves, validation confusion matrix, best_val_accuracy;
+        FINISHED last, so a FINISHED run always has its model."""
+        with tempfile.TemporaryDirectory(prefix="hpsearch-run-") as scratch:
+            folder = Path(scratch)
+            example = splits.x_val[:_INPUT_EXAMPLE_ROWS]
+            sha256 = save_pyfunc_model(result.model, folder / T.MODEL_PATH, example)
+            self._plot_trial(result, splits, folder)
+            self.client.log_artifacts(run_id, str(folder))
+        now = _now_ms()
+        metrics = [
+            Metric("best_val_accuracy", result.best_val_accuracy, now, result.best_epoch),
+            Metric("best_epoch", result.best_epoch, now, 0),
+        ]
+        tags = {T.STATE: "complete", T.OUTCOME: result.outcome, T.WEIGHTS_SHA256: sha256}
+        self.client.log_batch(run_id, metrics=metrics, tags=_tags(tags))
+        self.client.set_terminated(run_id, "FINISHED")
+
+    def _plot_trial(self, result: TrainResult, splits: Splits, folder: Path) -> None:
+        from hpsearch.tracking.plots import confusion_matrix, plot_confusion_matrix
+        from hpsearch.train import plot_learning_curves  # matplotlib: imported only when needed
+
+        plot_learning_curves(result.history, folder / T.LEARNING_CURVES)
+        predicted = result.model.predict(splits.x_val)
+        counts = confusion_matrix(splits.y_val, predicted, splits.n_classes)
+        accuracy = float(counts.trace() / max(counts.sum(), 1))
+        title = f"validation: accuracy {accuracy:.4f}"
+        plot_confusion_matrix(counts, folder / T.CONFUSION_MATRIX, title)
+
+    def finish_pruned(self, run_id: str, step: int, reason: str) -> None:
+        """Pruned by the pruner or stopped for divergence: KILLED, with the step and reason."""
+        tags = {T.STATE: "pruned", T.PRUNED_STEP: step, T.PRUNED_REASON: reason}
+        self._end(run_id, "KILLED", tags)
+
+    def finish_failed(self, run_id: str, traceback_text: str) -> None:
+        """The trial raised: its traceback as error.txt, FAILED."""
+        self.client.log_text(run_id, traceback_text, T.ERROR_FILE)
+        self._end(run_id, "FAILED", {T.STATE: "failed"})
+
+    def finish_killed(self, run_id: str, reason: str) -> None:
+        """The worker was stopped (SIGINT/SIGTERM): KILLED, never left RUNNING."""
+        self._end(run_id, "KILLED", {T.STATE: "killed", T.KILLED_REASON: reason})
+
+    def _end(self, run_id: str, status: str, tags: Mapping[str, Any]) -> None:
+        self.client.log_batch(run_id, tags=_tags(tags))
+        self.client.set_terminated(run_id, status)
+
+    # -- the study ------------------------------------------------------------------------
+
+    def write_summary(self, study: optuna.Study) -> None:
+        """Refresh the parent run: best value and trial, counts by state, plots, trials.csv."""
+        counts = state_counts(study)
+        step = int(counts["n_complete"] + counts["n_pruned"] + counts["n_fail"])
+        now = _now_ms()
+        metrics = [Metric(key, value, now, step) for key, value in counts.items()]
+        tags: dict[str, Any] = {T.STUDY_NAME: study.study_name}
+        best = best_trial(study)
+        if best is not None and best.value is not None:
+            metrics.append(Metric("best_val_accuracy", best.value, now, step))
+            metrics.append(Metric("best_trial_number", best.number, now, step))
+            best_run = self.trial_run_id(best.number)
+            if best_run is not None:
+                tags[T.BEST_RUN_ID] = best_run
+        with tempfile.TemporaryDirectory(prefix="hpsearch-summary-") as scratch:
+            write_summary_files(study, Path(scratch))
+            self.client.log_artifacts(self.parent_run_id, scratch)
+        self.client.log_batch(self.parent_run_id, metrics=metrics, tags=_tags(tags))
+        self.client.set_terminated(self.parent_run_id, "FINISHED")
+
+    def trial_run_id(self, trial_number: int) -> str | None:
+        """The child run of trial `trial_number` (a FINISHED one first), or None."""
+        runs = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=(
+                f"tags.`{T.PARENT_RUN_ID}` = '{self.parent_run_id}' "
+                f"and tags.`{T.TRIAL_NUMBER}` = '{trial_number}'"
+            ),
+            max_results=10,
+        )
+        runs.sort(key=lambda run: (run.info.status != "FINISHED", run.info.start_time))
+        return runs[0].info.run_id if runs else None

@@ -1,0 +1,111 @@
+"""Our MLP as an MLflow pyfunc model, without pickles.
+
+The model folder MLflow stores is
+
+    model/
+      MLmodel                 pyfunc flavour: loader_module=hpsearch.tracking.flavor, data=data/mlp
+      data/mlp/weights.npz    hpsearch.nn.save_model's files, loaded with allow_pickle=False
+      data/mlp/architecture.json
+      input_example.json, serving_input_example.json, requirements.txt, python_env.yaml, ...
+
+`mlflow.pyfunc.load_model(uri)` imports this module and calls `_load_pyfunc(data path)`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hpsearch.nn import MLP, load_model, save_model
+
+LOADER_MODULE = "hpsearch.tracking.flavor"
+DATA_SUBDIR = "mlp"  # MLflow copies it to <model>/data/mlp
+
+
+class PixelClassifier:
+    """What `mlflow.pyfunc.load_model` wraps: pixels in, class labels out."""
+
+    def __init__(self, model: MLP) -> None:
+        self.model = model
+
+    def predict(self, model_input: Any, params: dict[str, Any] | None = None) -> np.ndarray:
+        """(N, input_dim) pixels in [0, 1] as an ndarray or a DataFrame -> (N,) int64 labels.
+
+        A DataFrame's columns are taken in order; their names do not matter.
+        """
+        X = np.asarray(model_input, dtype=np.float32)
+        if X.ndim == 1:  # one image given as a flat vector
+            X = X[None, :]
+        return self.model.predict(X)
+
+
+def _load_pyfunc(path: str) -> PixelClassifier:
+    """MLflow's entry point: `path` is <model>/data/mlp."""
+    return PixelClassifier(load_model(Path(path)))
+
+
+def signature(input_dim: int) -> Any:
+    """float32 pixels (-1, input_dim) -> int64 labels (-1,), as tensor specs."""
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import Schema, TensorSpec
+
+    inputs = Schema([TensorSpec(np.dtype(np.float32), (-1, input_dim))])
+    outputs = Schema([TensorSpec(np.dtype(np.int64), (-1,))])
+    return ModelSignature(inputs=inputs, outputs=outputs)
+
+
+def save_pyfunc_model(model: MLP, path: Path, input_example: np.ndarray) -> str:
+    """Write `model` as a pyfunc model folder at `path` (must not exist); return weights' sha256.
+
+    `input_example` is (n, input_dim) pixels, stored as JSON next to the MLmodel file.
+    """
+    import mlflow.pyfunc
+
+    with tempfile.TemporaryDirectory() as scratch, _quiet("mlflow.pyfunc"):
+        staging = Path(scratch) / DATA_SUBDIR  # MLflow copies this folder by its name
+        sha256 = save_model(model, staging)
+        mlflow.pyfunc.save_model(
+            str(path),
+            loader_module=LOADER_MODULE,
+            data_path=str(staging),
+            signature=signature(model.arch.input_dim),
+            input_example=np.ascontiguousarray(input_example, dtype=np.float32),
+            pip_requirements=_requirements(),
+        )
+    return sha256
+
+
+@contextlib.contextmanager
+def _quiet(logger_name: str) -> Iterator[None]:
+    """Hide a logger's INFO lines ("Validating input example..." on every trial) for a while."""
+    logger = logging.getLogger(logger_name)
+    level = logger.level
+    logger.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _requirements() -> list[str]:
+    """Pinned versions of what loading needs. hpsearch itself is not on PyPI, so it is left out:
+    serve with `--env-manager local` from an environment where hpsearch is installed."""
+    import mlflow
+
+    return [f"mlflow=={mlflow.__version__}", f"numpy=={np.__version__}"]
+
+
+def mlp_dir(model_path: Path) -> Path:
+    """The folder holding weights.npz and architecture.json inside a downloaded pyfunc model."""
+    return Path(model_path) / "data" / DATA_SUBDIR
+
+
+def load_mlp(model_path: Path) -> MLP:
+    """The MLP inside a downloaded pyfunc model folder, without going through MLflow."""
+    return load_model(mlp_dir(model_path))
