@@ -1,5 +1,7 @@
 """hpsearch: hyperparameter search for a from-scratch NumPy MLP."""
 
+from __future__ import annotations
+
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
