@@ -8,7 +8,7 @@ import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.live import Live
@@ -19,6 +19,9 @@ from hpsearch.study.config import StudyConfig, load_study_file
 from hpsearch.study.progress import status_table, study_status
 from hpsearch.study.storage import open_storage
 from hpsearch.study.worker import WorkerOptions, worker_process
+
+if TYPE_CHECKING:
+    from hpsearch.tracking import StudyTracker
 
 STOP_GRACE_SECONDS = 20.0
 
@@ -98,6 +101,8 @@ def launch(request: LaunchRequest, settings: Settings, console: Console) -> dict
         catalog.end_launch(launch_id, 0)
         catalog.close()
         return study_status(study)
+    # The experiment and the parent run exist before any worker starts: workers only find them.
+    tracker = _tracker(config.name, settings) if request.tracking else None
     exit_status = 1
     processes = _start_workers(request, config, settings)
     try:
@@ -108,8 +113,8 @@ def launch(request: LaunchRequest, settings: Settings, console: Console) -> dict
         raise
     finally:
         _stop(processes)
-        if request.tracking:
-            _summarise(config.name, study, settings)
+        if tracker is not None:
+            _summarise(tracker, study, settings)
         catalog.end_launch(launch_id, exit_status)
         catalog.close()
     return study_status(study)
@@ -137,12 +142,15 @@ def _record_launch(
         raise
 
 
-def _summarise(name: str, study: Any, settings: Settings) -> None:
+def _tracker(name: str, settings: Settings) -> StudyTracker:
     from hpsearch.tracking import StudyTracker
 
-    tracker = StudyTracker(name, settings.mlflow_uri, settings.artifact_root)
-    tracker.write_summary(study)
+    return StudyTracker(name, settings.mlflow_uri, settings.artifact_root)
+
+
+def _summarise(tracker: StudyTracker, study: Any, settings: Settings) -> None:
     from hpsearch.catalog import open_catalog
 
+    tracker.write_summary(study)
     with open_catalog(settings) as catalog:
-        catalog.set_experiment_id(name, tracker.experiment_id)
+        catalog.set_experiment_id(study.study_name, tracker.experiment_id)

@@ -1,0 +1,64 @@
+"""A study on the embedded default, read back from the MLflow store with MlflowClient."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import optuna
+from optuna.trial import TrialState
+
+from hpsearch.data import load_splits
+from hpsearch.settings import get_settings
+from hpsearch.study.storage import open_storage
+from study.tiny import run_launch
+
+STATUS = {TrialState.COMPLETE: "FINISHED", TrialState.PRUNED: "KILLED"}
+EPOCH_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "epoch_seconds")
+
+
+def test_every_trial_is_a_child_run_with_its_metrics_model_and_state(
+    study_file: Callable[..., Path],
+) -> None:
+    pruner = {"type": "median", "n_startup_trials": 1, "n_warmup_steps": 0}
+    run_launch(study_file(pruner=pruner, budget={"n_trials": 5}), workers=2)
+    settings = get_settings()
+    trials = optuna.load_study(study_name="tiny", storage=open_storage(settings.optuna_url)).trials
+    client = mlflow.MlflowClient(settings.mlflow_uri)
+    experiment = client.get_experiment_by_name("tiny")
+    assert experiment is not None
+    runs = client.search_runs([experiment.experiment_id], max_results=100)
+    parents = [r for r in runs if r.data.tags.get("hpsearch.role") == "study"]
+    children = {r.info.run_id: r for r in runs if "mlflow.parentRunId" in r.data.tags}
+    assert len(parents) == 1 and len(children) == len(trials) == 5
+    parent = parents[0]
+
+    splits = load_splits("digits", val_fraction=0.2, train_subset=300, seed=0)
+    for trial in trials:
+        run = children[trial.user_attrs["mlflow_run_id"]]
+        tags, params = run.data.tags, run.data.params
+        assert tags["mlflow.parentRunId"] == parent.info.run_id
+        assert tags["optuna.trial_number"] == str(trial.number)
+        assert run.info.status == STATUS[trial.state]
+        assert params["lr"] == str(trial.params["lr"])
+        assert tags["hpsearch.seed"] == str(trial.user_attrs["seed"])
+        for name in EPOCH_METRICS:
+            history = client.get_metric_history(run.info.run_id, name)
+            assert [m.step for m in history] == sorted(trial.intermediate_values)
+        if trial.state == TrialState.PRUNED:
+            assert tags["hpsearch.state"] == "pruned"
+            assert tags["hpsearch.pruned_reason"] == "pruner"
+            continue
+        assert run.data.metrics["best_val_accuracy"] == trial.value
+        artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+        assert {"model", "learning_curves.png", "confusion_matrix_val.png"} <= artifacts
+        model = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
+        predicted = np.asarray(model.predict(splits.x_val))
+        assert float((predicted == splits.y_val).mean()) == trial.value
+
+    summary = {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert {"optimization_history.png", "intermediate_values.png", "trials.csv"} <= summary
+    best = max(t.value for t in trials if t.state == TrialState.COMPLETE)
+    assert client.get_run(parent.info.run_id).data.metrics["best_val_accuracy"] == best
