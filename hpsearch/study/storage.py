@@ -141,6 +141,26 @@ def open_existing_storage(url: str) -> RDBStorage:
     return open_storage(url)
 
 
+def probe_storage(url: str) -> None:
+    """Refuse a bad or unreachable storage URL before anything is written anywhere.
+
+    Parses the URL and, for a server, connects and checks Optuna's tables; creates nothing.
+    """
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        raise UserError(f"not a database URL: {mask_password(url)!r}") from None
+    if parsed.get_backend_name() == "sqlite":
+        return
+    try:
+        _require_schema(url)
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
+        raise UserError(f"cannot open storage {mask_password(url)}: {reason}") from None
+    except (sa.exc.NoSuchModuleError, ModuleNotFoundError):
+        raise UserError(f"no database driver for {mask_password(url)}") from None
+
+
 def _require_schema(url: str) -> None:
     engine = sa.create_engine(url, pool_pre_ping=True)
     try:

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hpsearch.worker")
 IDLE_POLL_SECONDS = 1.0
+FAIL_REASON = "fail_reason"  # user attribute of a FAIL trial: what went wrong, in one line
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,9 @@ def run_trial(
             return TrialState.FAIL
         except Exception as exc:
             if not is_transient(exc):
-                log.exception("trial %d failed", trial.number)
+                reason = f"{type(exc).__name__}: {exc}"[:1000]
+                log.error("trial %d failed: %s", trial.number, reason, exc_info=True)
+                with_retries(lambda: trial.set_user_attr(FAIL_REASON, reason), "failing")
                 return _tell(study, trial, state=TrialState.FAIL)
             # the database, not the trial, failed: the trial gets its retry
             log.warning("trial %d failed: database unavailable (%s)", trial.number, exc)

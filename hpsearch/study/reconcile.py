@@ -1,0 +1,172 @@
+"""What a dead worker leaves behind: fail its trial, retry it once, end its MLflow run KILLED.
+
+A worker that dies without a word (SIGKILL, OOM killer, power loss) leaves its trial RUNNING in
+Optuna and its child run RUNNING in MLflow. Whoever notices first does the clean-up: another
+worker (its heartbeat thread and its idle loop look for stale trials) or `hpsearch reconcile`.
+Failing a trial is one atomic update that a second detector finds already done, so however many
+notice at once there is exactly one retry.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Iterable
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import optuna
+from optuna.storages import RetryHeartbeatStaleTrialCallback
+from optuna.storages._heartbeat import BaseHeartbeat
+from optuna.trial import TrialState
+
+from hpsearch.settings import Settings
+from hpsearch.study.storage import load_existing_study, open_existing_storage, with_retries
+
+if TYPE_CHECKING:
+    from mlflow.entities import Run
+
+    from hpsearch.tracking import StudyTracker
+
+log = logging.getLogger("hpsearch.reconcile")
+STALE_REASON = "its worker stopped sending heartbeats (crashed or killed)"
+FORCED_REASON = "failed by `hpsearch reconcile --force` (its worker is gone)"
+ORPHAN_REASON = "its trial had already ended"
+# MLflow tags written by hpsearch.tracking (see hpsearch/tracking/_tags.py)
+_ROLE, _ROLE_TRIAL, _TRIAL_ID = "hpsearch.role", "trial", "optuna.trial_id"
+
+
+def fail_and_retry(study: optuna.Study, trial_id: int) -> bool:
+    """FAIL a RUNNING trial and enqueue its retry (at most one per original trial).
+
+    Returns False, doing nothing, when the trial had already ended: someone else got there first.
+    """
+    storage = study._storage
+    try:
+        won = storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        won = False
+    if won:
+        with warnings.catch_warnings():  # the callback is "experimental" since Optuna 2.8
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            retry_once = RetryHeartbeatStaleTrialCallback(max_retry=1)
+        retry_once(study, storage.get_trial(trial_id))
+    return won
+
+
+def stale_trial_ids(study: optuna.Study) -> list[int]:
+    """RUNNING trials whose last heartbeat is older than the storage's grace period."""
+    storage = study._storage
+    if not isinstance(storage, BaseHeartbeat) or not storage.get_heartbeat_interval():
+        return []
+    # Optuna's fail_stale_trials does not say which trials it failed; its detector does.
+    return list(storage._get_stale_trial_ids(study._study_id))
+
+
+def fail_trials(
+    study: optuna.Study, trial_ids: Iterable[int], tracker: StudyTracker | None, reason: str
+) -> list[int]:
+    """Fail and retry each trial (skipping those already ended); end their runs KILLED."""
+    failed = []
+    for trial_id in trial_ids:
+        if not with_retries(partial(fail_and_retry, study, trial_id), "failing a trial"):
+            continue
+        failed.append(trial_id)
+        frozen = study._storage.get_trial(trial_id)
+        log.warning("trial %d failed: %s; its retry is queued", frozen.number, reason)
+        run_id = frozen.user_attrs.get("mlflow_run_id")
+        if tracker is not None and run_id:
+            kill_run(tracker, run_id, reason)
+    return failed
+
+
+def fail_stale(study: optuna.Study, tracker: StudyTracker | None = None) -> list[int]:
+    """The trials of dead workers: failed, retried once, their runs KILLED. Returns their ids."""
+    stale = with_retries(lambda: stale_trial_ids(study), "looking for stale trials")
+    return fail_trials(study, stale, tracker, STALE_REASON)
+
+
+def kill_run(tracker: StudyTracker, run_id: str, reason: str) -> None:
+    """End a RUNNING trial run KILLED; a run that already ended keeps its status."""
+    try:
+        if tracker.client.get_run(run_id).info.status != "RUNNING":
+            return
+        with_retries(lambda: tracker.finish_killed(run_id, reason), "ending a run")
+    except Exception as exc:  # the trial is what counts; a run left RUNNING is reconciled later
+        log.warning("could not end MLflow run %s: %s", run_id, exc)
+
+
+def running_trial_runs(tracker: StudyTracker) -> list[Run]:
+    """The study's trial runs that MLflow still shows RUNNING."""
+    return tracker.client.search_runs(
+        [tracker.experiment_id],
+        filter_string=f"attributes.status = 'RUNNING' and tags.`{_ROLE}` = '{_ROLE_TRIAL}'",
+        max_results=10_000,
+    )
+
+
+def kill_orphaned_runs(study: optuna.Study, tracker: StudyTracker) -> None:
+    """End KILLED every RUNNING trial run of the study whose Optuna trial has ended."""
+    for run in running_trial_runs(tracker):
+        trial_id = run.data.tags.get(_TRIAL_ID)
+        if trial_id is None or _trial_ended(study, int(trial_id)):
+            kill_run(tracker, run.info.run_id, ORPHAN_REASON)
+
+
+def _trial_ended(study: optuna.Study, trial_id: int) -> bool:
+    try:
+        return study._storage.get_trial(trial_id).state.is_finished()
+    except KeyError:  # a run of a trial that no longer exists
+        return True
+
+
+def reconcile(settings: Settings, study_name: str, *, force: bool = False) -> dict[str, int]:
+    """Clean up after dead workers: no trial and no run is left RUNNING that nobody runs.
+
+    Without `force` only trials whose heartbeat is stale are failed (live workers are safe);
+    with `force` every RUNNING trial is, for when all workers are known to be stopped.
+    Returns counts: failed (trials failed now), retried (their retries queued),
+    runs_killed (MLflow runs ended KILLED), running (trials still RUNNING).
+    """
+    study = load_existing_study(study_name, open_existing_storage(settings.optuna_url))
+    tracker = _existing_tracker(settings, study_name)
+    retries_before = _retries(study)
+    runs_before = len(running_trial_runs(tracker)) if tracker is not None else 0
+    if force:
+        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        failed = fail_trials(study, [t._trial_id for t in running], tracker, FORCED_REASON)
+    else:
+        failed = fail_stale(study, tracker)
+    runs_after = 0
+    if tracker is not None:
+        kill_orphaned_runs(study, tracker)
+        runs_after = len(running_trial_runs(tracker))
+    return {
+        "failed": len(failed),
+        "retried": _retries(study) - retries_before,
+        "runs_killed": runs_before - runs_after,
+        "running": len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))),
+    }
+
+
+def _retries(study: optuna.Study) -> int:
+    return sum("failed_trial" in t.system_attrs for t in study.get_trials(deepcopy=False))
+
+
+def _existing_tracker(settings: Settings, study_name: str) -> StudyTracker | None:
+    """The study's tracker when its MLflow experiment exists; reconcile never creates one."""
+    from mlflow.tracking import MlflowClient
+
+    from hpsearch.tracking import StudyTracker
+
+    database = _sqlite_file(settings.mlflow_uri)
+    if database is not None and not database.exists():  # no MLflow store: nothing to end
+        return None
+    if MlflowClient(settings.mlflow_uri).get_experiment_by_name(study_name) is None:
+        return None
+    return StudyTracker(study_name, settings.mlflow_uri, settings.artifact_root)
+
+
+def _sqlite_file(uri: str) -> Path | None:
+    return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
