@@ -170,9 +170,9 @@ def worker(
 def status(study_name: str, storage: Storage = None, json_output: Json = False) -> None:
     """Counts by state, the budget and the best trial of one study."""
     from hpsearch.study.progress import status_table, study_status
-    from hpsearch.study.storage import load_existing_study, open_storage
+    from hpsearch.study.storage import load_existing_study, open_existing_storage
 
-    study = load_existing_study(study_name, open_storage(_settings(storage).optuna_url))
+    study = load_existing_study(study_name, open_existing_storage(_settings(storage).optuna_url))
     payload = study_status(study)
     if json_output:
         _print_json(payload)
@@ -274,6 +274,26 @@ def best(
         console.print(f"model downloaded to {report['path']}")
 
 
+@app.command()
+def reconcile(
+    study_name: str,
+    storage: Storage = None,
+    tracking_uri: TrackingUri = None,
+    force: Annotated[
+        bool, typer.Option(help="Fail every RUNNING trial, not only those with a stale heartbeat.")
+    ] = False,
+    json_output: Json = False,
+) -> None:
+    """After crashes: fail stale trials (one retry each) and end their MLflow runs KILLED."""
+    from hpsearch.study.reconcile import reconcile as run_reconcile
+
+    counts = run_reconcile(_settings(storage, tracking_uri), study_name, force=force)
+    if json_output:
+        _print_json(counts)
+    else:
+        console.print(", ".join(f"{key}: {value}" for key, value in counts.items()))
+
+
 @db_app.command("upgrade")
 def db_upgrade(
     database_url: Annotated[str | None, typer.Option(help="hpsearch catalog URL.")] = None,
@@ -294,20 +314,22 @@ def db_upgrade(
 def main() -> None:
     """Console entry point: a UserError is one line on stderr and exit code 2."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # returns 130 when a command was interrupted
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(exc.exit_code) from None
     except typer.Exit as exc:
         raise SystemExit(exc.exit_code) from None
     except typer.Abort:
-        print("aborted", file=sys.stderr)
-        raise SystemExit(130) from None
+        code = 130
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        raise SystemExit(130) from None
+        code = 130
     except typer.exceptions.TyperException as exc:  # usage errors: bad flag, bad value
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
         if message:
             print(f"error: {message}", file=sys.stderr)
         raise SystemExit(2) from None
+    if code == 130:
+        print("interrupted", file=sys.stderr)
+    if isinstance(code, int) and code:
+        raise SystemExit(code)

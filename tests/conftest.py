@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # also for subprocesses of fixtures
 
@@ -41,8 +42,7 @@ def hpsearch_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
-def _postgres_admin():  # type: ignore[no-untyped-def]
-    import sqlalchemy as sa
+def _postgres_admin() -> sa.Engine:
 
     engine = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     try:

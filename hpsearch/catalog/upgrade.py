@@ -43,7 +43,12 @@ def upgrade_all(settings: Settings) -> dict[str, str]:
         "optuna": settings.optuna_url,
         "mlflow": settings.mlflow_uri,
     }
+    for schema in ("hpsearch", "optuna"):  # these two must be database URLs
+        _check_parsable(schema, urls[schema])
     refuse_shared_databases(urls)
+    for schema, url in urls.items():  # reach all three before migrating any
+        if is_database_url(url):
+            _check_reachable(schema, url)
     steps = {"hpsearch": upgrade_catalog, "optuna": upgrade_optuna, "mlflow": upgrade_mlflow}
     changes: dict[str, str] = {}
     for schema, step in steps.items():
@@ -53,6 +58,28 @@ def upgrade_all(settings: Settings) -> dict[str, str]:
         except sa.exc.OperationalError as exc:
             raise unreachable(schema, urls[schema], exc) from None
     return changes
+
+
+def _check_parsable(schema: str, url: str) -> None:
+    try:
+        sa.make_url(url)
+    except sa.exc.ArgumentError:
+        raise UserError(f"the {schema} URL is not a database URL: {mask_password(url)!r}") from None
+
+
+def _check_reachable(schema: str, url: str) -> None:
+    """Connect once (a SQLite file is only created later, by its migration)."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return
+    engine = sa.create_engine(parsed)
+    try:
+        with engine.connect():
+            pass
+    except sa.exc.OperationalError as exc:
+        raise unreachable(schema, url, exc) from None
+    finally:
+        engine.dispose()
 
 
 def is_database_url(uri: str) -> bool:

@@ -54,10 +54,10 @@ def pick_best(study: optuna.Study, input_dim: int, n_classes: int) -> FrozenTria
 
 
 def _load_study(settings: Settings, study_name: str) -> tuple[optuna.Study, Splits]:
-    from hpsearch.study.storage import load_existing_study, open_storage
+    from hpsearch.study.storage import load_existing_study, open_existing_storage
     from hpsearch.study.worker import load_study_config
 
-    study = load_existing_study(study_name, open_storage(settings.optuna_url))
+    study = load_existing_study(study_name, open_existing_storage(settings.optuna_url))
     data = load_study_config(study).dataset
     splits = load_splits(
         data.name,

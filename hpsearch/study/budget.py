@@ -89,6 +89,9 @@ def pop_slot(study: optuna.Study) -> optuna.Trial | None:
     storage = study._storage
     study_id = study._study_id
     for frozen in storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.WAITING,)):
+        # Beat first: a worker killed right after its claim still leaves a trial that goes stale.
+        if getattr(storage, "get_heartbeat_interval", lambda: None)():
+            storage.record_heartbeat(frozen._trial_id)  # type: ignore[attr-defined]
         try:
             if storage.set_trial_state_values(frozen._trial_id, state=TrialState.RUNNING):
                 return optuna.Trial(study, frozen._trial_id)

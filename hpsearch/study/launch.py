@@ -17,7 +17,7 @@ from hpsearch.settings import Settings, mask_password
 from hpsearch.study.budget import create_or_resume
 from hpsearch.study.config import StudyConfig, load_study_file
 from hpsearch.study.progress import status_table, study_status
-from hpsearch.study.storage import open_storage
+from hpsearch.study.storage import open_storage, probe_storage
 from hpsearch.study.worker import WorkerOptions, worker_process
 
 if TYPE_CHECKING:
@@ -88,6 +88,7 @@ def launch(request: LaunchRequest, settings: Settings, console: Console) -> dict
     """Run the study to its budget. Returns the final status; raises KeyboardInterrupt on Ctrl-C."""
     config, text = load_study_file(request.study_file)  # a bad file stops here: nothing written
     n_trials = request.n_trials or config.budget.n_trials
+    probe_storage(settings.optuna_url)  # a bad or unreachable URL: refused before any write
     settings.ensure_home()
     catalog, launch_id = _record_launch(config, text, request, settings, n_trials)
     storage = open_storage(settings.optuna_url)
@@ -114,7 +115,7 @@ def launch(request: LaunchRequest, settings: Settings, console: Console) -> dict
     finally:
         _stop(processes)
         if tracker is not None:
-            _summarise(tracker, study, settings)
+            _summarise(tracker, study, settings, console)
         catalog.end_launch(launch_id, exit_status)
         catalog.close()
     return study_status(study)
@@ -148,9 +149,13 @@ def _tracker(name: str, settings: Settings) -> StudyTracker:
     return StudyTracker(name, settings.mlflow_uri, settings.artifact_root)
 
 
-def _summarise(tracker: StudyTracker, study: Any, settings: Settings) -> None:
+def _summarise(tracker: StudyTracker, study: Any, settings: Settings, console: Console) -> None:
+    """The study summary on the parent run; a failure here must not hide the study's outcome."""
     from hpsearch.catalog import open_catalog
 
-    tracker.write_summary(study)
     with open_catalog(settings) as catalog:
         catalog.set_experiment_id(study.study_name, tracker.experiment_id)
+    try:
+        tracker.write_summary(study)
+    except Exception as exc:
+        console.print(f"warning: the study summary was not written: {type(exc).__name__}: {exc}")

@@ -14,7 +14,7 @@ from hpsearch.data import load_splits
 from hpsearch.errors import UserError
 from hpsearch.study.objective import REPRODUCED_METRICS, history_attr
 from hpsearch.study.space import resolve, suggest
-from hpsearch.study.storage import load_existing_study, open_storage
+from hpsearch.study.storage import load_existing_study, open_existing_storage
 from hpsearch.study.worker import load_study_config
 from hpsearch.train import Callback, TrainConfig, train
 
@@ -44,7 +44,7 @@ def _stop_after(epochs: int) -> Callback:
 def replay(
     study_name: str, trial_number: int, storage_url: str, data_dir: Path | None = None
 ) -> ReplayReport:
-    study = load_existing_study(study_name, open_storage(storage_url))
+    study = load_existing_study(study_name, open_existing_storage(storage_url))
     trials = [t for t in study.get_trials(deepcopy=False) if t.number == trial_number]
     if not trials or "history" not in trials[0].user_attrs:
         raise UserError(f"study {study_name!r} has no finished trial number {trial_number}")

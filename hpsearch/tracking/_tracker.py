@@ -181,9 +181,11 @@ class StudyTracker:
         self._end(run_id, "KILLED", tags)
 
     def finish_failed(self, run_id: str, traceback_text: str) -> None:
-        """The trial raised: its traceback as error.txt, FAILED."""
-        self.client.log_text(run_id, traceback_text, T.ERROR_FILE)
-        self._end(run_id, "FAILED", {T.STATE: "failed"})
+        """The trial raised: its traceback as error.txt, FAILED (even if the upload fails too)."""
+        try:
+            self.client.log_text(run_id, traceback_text, T.ERROR_FILE)
+        finally:
+            self._end(run_id, "FAILED", {T.STATE: "failed"})
 
     def finish_killed(self, run_id: str, reason: str) -> None:
         """The worker was stopped (SIGINT/SIGTERM): KILLED, never left RUNNING."""

@@ -49,18 +49,7 @@ CASES: dict[str, list[str]] = {
 # Known gaps outside the study layer, each with the fix asked for in the reliability report.
 # A gap that gets fixed simply passes.
 _READ_ONLY = "opens the Optuna storage with open_storage, which creates optuna.db: use "
-GAPS: dict[str, str] = {
-    "status-wrong-study": _READ_ONLY + "storage.open_existing_storage (cli.status)",
-    "replay-wrong-study": _READ_ONLY + "storage.open_existing_storage (study/replay.py)",
-    "best-wrong-study": _READ_ONLY + "storage.open_existing_storage (registry best)",
-    "launch-bad-storage-url": "launch records itself in the catalog before the storage URL is "
-    "checked: call storage.probe_storage first (study/launch.py)",
-    "launch-unreachable-storage": "launch records itself in the catalog before the storage is "
-    "reached: call storage.probe_storage first (study/launch.py)",
-    "db-upgrade-bad-url": "an unparsable --database-url escapes as a traceback (catalog)",
-    "db-upgrade-unreachable": "the catalog is migrated before the other stores are reached: "
-    "check all three URLs first (catalog.upgrade_all)",
-}
+GAPS: dict[str, str] = {}  # cases still known to fail, with the fix each needs
 
 
 @dataclass(frozen=True)

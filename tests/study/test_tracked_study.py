@@ -27,6 +27,7 @@ def test_every_trial_is_a_child_run_with_its_metrics_model_and_state(
     settings = get_settings()
     trials = optuna.load_study(study_name="tiny", storage=open_storage(settings.optuna_url)).trials
     client = mlflow.MlflowClient(settings.mlflow_uri)
+    mlflow.set_tracking_uri(settings.mlflow_uri)  # for mlflow.pyfunc.load_model("runs:/...")
     experiment = client.get_experiment_by_name("tiny")
     assert experiment is not None
     runs = client.search_runs([experiment.experiment_id], max_results=100)
