@@ -306,7 +306,6 @@ def db_upgrade(
     settings = get_settings(
         database_url=database_url, storage_url=storage, tracking_uri=tracking_uri
     )
-    settings.ensure_home()
     for schema, outcome in upgrade_all(settings).items():
         console.print(f"{schema}: {outcome}")
 

@@ -49,6 +49,10 @@ def upgrade_all(settings: Settings) -> dict[str, str]:
     for schema, url in urls.items():  # reach all three before migrating any
         if is_database_url(url):
             _check_reachable(schema, url)
+    for url in urls.values():  # the embedded default: SQLite files under HPSEARCH_HOME
+        path = sqlite_path(sa.make_url(url)) if is_database_url(url) else None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
     steps = {"hpsearch": upgrade_catalog, "optuna": upgrade_optuna, "mlflow": upgrade_mlflow}
     changes: dict[str, str] = {}
     for schema, step in steps.items():
