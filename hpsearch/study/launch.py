@@ -54,7 +54,7 @@ def _start_workers(request: LaunchRequest, config: StudyConfig, settings: Settin
             artifact_root=settings.artifact_root,
             blas_threads=threads,
             worker_index=index,
-            timeout=request.timeout,
+            timeout=request.timeout or config.budget.timeout,  # the flag, else the study file
             data_dir=request.data_dir or settings.data_dir,
         )
         process = context.Process(target=worker_process, args=(options,), name=f"worker-{index}")

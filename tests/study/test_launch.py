@@ -52,6 +52,12 @@ def test_resume_tops_up_to_the_new_budget(study_file: StudyFile) -> None:
     assert status["finished"] == 3 and len(_trials()) == 3
 
 
+def test_the_study_file_timeout_stops_new_trials(study_file: StudyFile) -> None:
+    status = run_launch(study_file(budget={"n_trials": 200, "timeout": 1}), tracking=False)
+    assert status["running"] == 0 and status["waiting"] > 0  # the rest waits for a resume
+    assert 1 <= status["finished"] < 200
+
+
 def test_two_workers_stop_at_exactly_n_trials(study_file: StudyFile) -> None:
     status = run_launch(study_file(budget={"n_trials": 7}), workers=2, tracking=False)
     numbers = [t.number for t in _trials()]
