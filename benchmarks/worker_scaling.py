@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/worker_scaling.py [--trials 8] [--epochs 4] [--subset 54000]
 
-The same study (no pruning, all 54,000 Fashion-MNIST training images) run with W=1 (2 BLAS threads) and W=2
+The same study (no pruning, all 54,000 Fashion-MNIST training images) run with W=1
+(2 BLAS threads) and W=2
 (1 BLAS thread each). Target on a 2-core machine: >= 1.7x.
 """
 
