@@ -4,7 +4,6 @@ processes, and readers of what the stores hold afterwards."""
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import signal
 import subprocess
@@ -18,14 +17,11 @@ from typing import IO, Any, TypeVar
 import mlflow
 import optuna
 import sqlalchemy as sa
-import yaml
 from mlflow.entities import Run
 from optuna.trial import FrozenTrial, TrialState
-from rich.console import Console
-from study.tiny import TINY_STUDY
+from study.tiny import TINY_STUDY, run_launch, write_study
 
 from hpsearch.settings import get_settings
-from hpsearch.study.launch import LaunchRequest, launch
 from hpsearch.study.storage import open_storage
 
 T = TypeVar("T")
@@ -53,15 +49,11 @@ SLOW_STUDY: dict[str, Any] = {
 
 
 def write_slow_study(directory: Path, **changes: Any) -> Path:
-    study = {**SLOW_STUDY, **changes}
-    path = directory / f"{study['name']}.yaml"
-    path.write_text(yaml.safe_dump(study, sort_keys=False))
-    return path
+    return write_study(directory, base=SLOW_STUDY, **changes)
 
 
-def launch_study(path: Path, **options: Any) -> dict[str, Any]:
-    """`hpsearch launch` in-process; workers=0 only creates the study and queues its trials."""
-    return launch(LaunchRequest(path, **options), get_settings(), Console(file=io.StringIO()))
+# `hpsearch launch` in-process; workers=0 only creates the study and queues its trials.
+launch_study = run_launch
 
 
 def load_study(name: str = STUDY) -> optuna.Study:

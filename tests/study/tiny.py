@@ -31,9 +31,9 @@ TINY_STUDY: dict[str, Any] = {
 }
 
 
-def write_study(directory: Path, **changes: Any) -> Path:
-    """A study file: TINY_STUDY with top-level keys replaced by `changes`."""
-    study = {**TINY_STUDY, **changes}
+def write_study(directory: Path, base: dict[str, Any] | None = None, **changes: Any) -> Path:
+    """A study file: `base` (TINY_STUDY) with top-level keys replaced by `changes`."""
+    study = {**(base or TINY_STUDY), **changes}
     path = directory / f"{study['name']}.yaml"
     path.write_text(yaml.safe_dump(study, sort_keys=False))
     return path
