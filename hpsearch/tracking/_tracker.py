@@ -94,6 +94,18 @@ class StudyTracker:
         self.parent_run_id: str = get_or_create_parent_run(
             self.client, self.experiment_id, study_name
         )
+        self._stamps: dict[tuple[str, str], int] = {}
+        self._undescribed: dict[int, str] = {}  # trial number -> run created, not yet described
+
+    def _stamp(self, run_id: str, what: str) -> int:
+        """The timestamp of `what` on `run_id`, fixed at the first call.
+
+        A retried log_batch must write the very same metric rows: MLflow's SQL store commits
+        the metrics before its other writes, so a request that failed after that commit has
+        already stored them, and only an identical row (same key, step, value, timestamp) is
+        recognised as a duplicate instead of becoming a second point at the same step.
+        """
+        return self._stamps.setdefault((run_id, what), _now_ms())
 
     # -- a trial starts -------------------------------------------------------------------
 
@@ -108,13 +120,10 @@ class StudyTracker:
         trial_id: int | None = None,
     ) -> str:
         """Create the trial's child run (RUNNING, visible at once); return its run id."""
-        name = T.run_name(trial_number)
-        # the link to the parent goes in with the run itself, so the UI never shows an orphan
-        run = self.client.create_run(
-            self.experiment_id,
-            run_name=name,
-            tags={T.PARENT_RUN_ID: self.parent_run_id, T.ROLE: T.ROLE_TRIAL},
-        )
+        # a retry after the description below failed reuses the run the first attempt made,
+        # instead of leaving that one RUNNING with no trial to end it
+        run_id = self._undescribed.get(trial_number) or self._create_trial_run(trial_number)
+        self._undescribed[trial_number] = run_id
         tags = provenance_tags() | {
             T.STUDY_NAME: self.study_name,
             T.TRIAL_NUMBER: trial_number,
@@ -123,10 +132,18 @@ class StudyTracker:
         }
         if trial_id is not None:
             tags[T.TRIAL_ID] = trial_id
-        self.client.log_batch(
-            run.info.run_id, params=trial_params(params, resolved), tags=_tags(tags)
+        self.client.log_batch(run_id, params=trial_params(params, resolved), tags=_tags(tags))
+        del self._undescribed[trial_number]
+        return run_id
+
+    def _create_trial_run(self, trial_number: int) -> str:
+        # the link to the parent goes in with the run itself, so the UI never shows an orphan
+        run = self.client.create_run(
+            self.experiment_id,
+            run_name=T.run_name(trial_number),
+            tags={T.PARENT_RUN_ID: self.parent_run_id, T.ROLE: T.ROLE_TRIAL},
         )
-        return run.info.run_id
+        return str(run.info.run_id)
 
     def epoch_callback(self, run_id: str) -> Callable[[EpochMetrics, MLP], None]:
         """A trainer callback logging one epoch's five metrics in one request, step = epoch.
@@ -136,7 +153,7 @@ class StudyTracker:
         """
 
         def log_epoch(metrics: EpochMetrics, model: MLP) -> None:
-            now = _now_ms()
+            now = self._stamp(run_id, f"epoch {metrics.epoch}")
             batch = [
                 Metric(key, value, now, metrics.epoch) for key, value in metrics.as_dict().items()
             ]
@@ -155,14 +172,14 @@ class StudyTracker:
             sha256 = save_pyfunc_model(result.model, folder / T.MODEL_PATH, example)
             self._plot_trial(result, splits, folder)
             self.client.log_artifacts(run_id, str(folder))
-        now = _now_ms()
+        now = self._stamp(run_id, "final")
         metrics = [
             Metric("best_val_accuracy", result.best_val_accuracy, now, result.best_epoch),
             Metric("best_epoch", result.best_epoch, now, 0),
         ]
         tags = {T.STATE: "complete", T.OUTCOME: result.outcome, T.WEIGHTS_SHA256: sha256}
         self.client.log_batch(run_id, metrics=metrics, tags=_tags(tags))
-        self.client.set_terminated(run_id, "FINISHED")
+        self._terminate(run_id, "FINISHED")
 
     def _plot_trial(self, result: TrainResult, splits: Splits, folder: Path) -> None:
         from hpsearch.tracking.plots import confusion_matrix, plot_confusion_matrix
@@ -193,7 +210,11 @@ class StudyTracker:
 
     def _end(self, run_id: str, status: str, tags: Mapping[str, Any]) -> None:
         self.client.log_batch(run_id, tags=_tags(tags))
+        self._terminate(run_id, status)
+
+    def _terminate(self, run_id: str, status: str) -> None:
         self.client.set_terminated(run_id, status)
+        self._stamps = {key: stamp for key, stamp in self._stamps.items() if key[0] != run_id}
 
     # -- the study ------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,38 @@ def test_epoch_metrics_have_steps(tracker: StudyTracker) -> None:
         assert [m.step for m in sorted(history, key=lambda m: m.step)] == [1, 2, 3]
     val = sorted(tracker.client.get_metric_history(run_id, "val_accuracy"), key=lambda m: m.step)
     assert [m.value for m in val] == pytest.approx([0.5, 0.6, 0.7])
+
+
+def test_a_resent_epoch_is_not_a_second_point(tracker: StudyTracker) -> None:
+    # a retry after a request that failed once its metrics were committed (database restart)
+    run_id = _start(tracker)
+    log_epoch = tracker.epoch_callback(run_id)
+    metrics = EpochMetrics(1, 1.0, 0.5, 1.5, 0.4, 0.25)
+    log_epoch(metrics, None)  # type: ignore[arg-type]
+    time.sleep(0.01)  # a later clock reading must not make a new row
+    log_epoch(metrics, None)  # type: ignore[arg-type]
+    assert [m.step for m in tracker.client.get_metric_history(run_id, "val_accuracy")] == [1]
+
+
+def test_a_retried_start_reuses_the_run_it_created(
+    tracker: StudyTracker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log_batch = tracker.client.log_batch
+    outage = iter([ConnectionError("database went away")])
+
+    def flaky_log_batch(*args: Any, **kwargs: Any) -> None:
+        for error in outage:  # the first call only
+            raise error
+        log_batch(*args, **kwargs)
+
+    monkeypatch.setattr(tracker.client, "log_batch", flaky_log_batch)
+    with pytest.raises(ConnectionError):
+        _start(tracker)
+    run_id = _start(tracker)
+    assert tracker.trial_run_id(7) == run_id
+    runs = tracker.client.search_runs([tracker.experiment_id], f"tags.`{T.ROLE}` = '{T.ROLE_TRIAL}'")
+    assert [r.info.run_id for r in runs] == [run_id]  # no second, undescribed run
+    assert tracker.client.get_run(run_id).data.params["lr"] == "0.01"
 
 
 def test_complete_trial_is_finished_with_model_and_plots(
