@@ -120,7 +120,8 @@ def test_a_retried_start_reuses_the_run_it_created(
         _start(tracker)
     run_id = _start(tracker)
     assert tracker.trial_run_id(7) == run_id
-    runs = tracker.client.search_runs([tracker.experiment_id], f"tags.`{T.ROLE}` = '{T.ROLE_TRIAL}'")
+    trial_runs = f"tags.`{T.ROLE}` = '{T.ROLE_TRIAL}'"
+    runs = tracker.client.search_runs([tracker.experiment_id], trial_runs)
     assert [r.info.run_id for r in runs] == [run_id]  # no second, undescribed run
     assert tracker.client.get_run(run_id).data.params["lr"] == "0.01"
 
