@@ -11,6 +11,7 @@ divided by its time give our effective GEMM rate, compared with np.matmul's sgem
 here on a large square product and on the exact shapes a training step uses.
 
 Usage: python benchmarks/trainer_throughput.py [--threads N] [--repeats R] [--optimizer adam]
+       python benchmarks/trainer_throughput.py --phases   (where one step of ours spends its time)
 """
 
 from __future__ import annotations
@@ -149,6 +150,39 @@ class Torch:
         return time.perf_counter() - start
 
 
+def phase_times(hidden: tuple[int, ...], optimizer: str, steps: int = 500) -> dict[str, float]:
+    """Milliseconds per step in forward, loss, backward and the optimizer, over `steps` steps."""
+    ours = Ours(hidden, optimizer)
+    model, opt, loss = ours.model, ours.opt, ours.loss
+    totals = dict.fromkeys(("forward", "loss", "backward", "optimizer"), 0.0)
+    for i in range(steps + 50):  # the first 50 warm up
+        j = (i * BATCH) % (len(ours.X) - BATCH)
+        xb, yb = ours.X[j : j + BATCH], ours.y[j : j + BATCH]
+        t0 = time.perf_counter()
+        logits = model.forward(xb, train=True, rng=ours.rng)
+        t1 = time.perf_counter()
+        _, dlogits = loss.value_and_grad(logits, yb)
+        t2 = time.perf_counter()
+        model.backward(dlogits)
+        t3 = time.perf_counter()
+        opt.step()
+        t4 = time.perf_counter()
+        if i >= 50:
+            for key, seconds in zip(totals, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+                totals[key] += seconds
+    return {key: 1000 * seconds / steps for key, seconds in totals.items()}
+
+
+def _print_phases(args: Any) -> None:
+    with threadpool_limits(limits=args.threads):
+        print("; ".join(_blas(i) for i in threadpool_info()))
+        for hidden in ARCHS:
+            ms = phase_times(hidden, args.optimizer)
+            parts = ", ".join(f"{key} {value:.2f}" for key, value in ms.items())
+            print(f"{'-'.join(map(str, (784, *hidden, 10)))}: ms per step: {parts}; "
+                  f"total {sum(ms.values()):.2f}")  # fmt: skip
+
+
 def _worker(conn: Connection, framework: str, hidden: tuple[int, ...], args: Any) -> None:
     """One framework in its own process: no two thread pools share (or spin on) the CPUs."""
     with threadpool_limits(limits=args.threads):
@@ -202,7 +236,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--optimizer", default="adam", choices=["adam", "sgd"])
+    parser.add_argument("--phases", action="store_true", help="time the parts of one step")
     args = parser.parse_args()
+    if args.phases:
+        _print_phases(args)
+        return
     frameworks = ["ours"]
     if importlib.util.find_spec("torch") is not None:
         frameworks.append("torch")

@@ -73,6 +73,16 @@ def test_learning_curve_png(tmp_path: Path, small_digits) -> None:  # type: igno
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_refilled_learning_curves_draw_what_fresh_ones_do(tmp_path: Path, small_digits) -> None:  # type: ignore[no-untyped-def]
+    # the figure is built once per process: a short trial drawn after a long one shows no trace
+    long = train(TrainConfig(hidden=(8,), epochs=6, optimizer="sgd"), small_digits).history
+    short = train(TrainConfig(hidden=(8,), epochs=2), small_digits).history
+    before = plot_learning_curves(short, tmp_path / "a.png").read_bytes()
+    between = plot_learning_curves(long, tmp_path / "b.png").read_bytes()
+    after = plot_learning_curves(short, tmp_path / "c.png").read_bytes()
+    assert before == after and between != before
+
+
 def test_train_command_reaches_97_percent_on_digits(tmp_path: Path) -> None:
     out = tmp_path / "model"
     result = _hpsearch("train", "--dataset", "digits", "--hidden", "256", "--optimizer", "adam",

@@ -5,6 +5,8 @@ The learning curves come from `hpsearch.train.plot_learning_curves`.
 
 from __future__ import annotations
 
+import functools
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -24,22 +26,45 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> 
 
 def plot_confusion_matrix(counts: np.ndarray, path: Path, title: str) -> Path:
     """Heat map of a (C, C) confusion matrix with the counts written in the cells."""
-    n = counts.shape[0]
-    # a bare Figure: no pyplot registry to clean up, fixed margins (tight_layout is the slow part)
-    fig = Figure(figsize=(1.0 + 0.6 * n, 0.6 + 0.6 * n))
-    ax = fig.add_subplot()
-    image = ax.imshow(counts, cmap="Blues")
-    fig.colorbar(image, ax=ax)
-    threshold = counts.max() / 2 if counts.size else 0
-    for i in range(n):
-        for j in range(n):
-            color = "white" if counts[i, j] > threshold else "black"
-            ax.text(j, i, str(counts[i, j]), ha="center", va="center", color=color, fontsize=8)
-    ax.set(xticks=range(n), yticks=range(n), xlabel="predicted", ylabel="true", title=title)
-    fig.subplots_adjust(left=0.12, right=0.97, bottom=0.1, top=0.92)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    return path
+    return _confusion_figure(counts.shape[0]).save(counts, path, title)
+
+
+class _ConfusionFigure:
+    """A C x C confusion-matrix figure, built once per process and refilled for every trial:
+    its hundred cell labels and ticks cost more to build than to draw. No colour bar: the
+    counts are written in the cells."""
+
+    def __init__(self, n: int) -> None:
+        # a bare Figure: no pyplot registry to clean up, fixed margins (tight_layout is slow)
+        self.figure = Figure(figsize=(0.6 + 0.6 * n, 0.6 + 0.6 * n))
+        self.ax = self.figure.add_subplot()
+        self.image = self.ax.imshow(np.zeros((n, n)), cmap="Blues")
+        self.cells = [
+            [self.ax.text(j, i, "", ha="center", va="center", fontsize=8) for j in range(n)]
+            for i in range(n)
+        ]
+        self.ax.set(xticks=range(n), yticks=range(n), xlabel="predicted", ylabel="true")
+        self.figure.subplots_adjust(left=0.14, right=0.97, bottom=0.1, top=0.92)
+        self.lock = threading.Lock()  # one figure, so one trial at a time draws it
+
+    def save(self, counts: np.ndarray, path: Path, title: str) -> Path:
+        top = int(counts.max()) if counts.size else 0
+        with self.lock:
+            self.image.set_data(counts)
+            self.image.set_clim(0, max(top, 1))
+            for (i, j), count in np.ndenumerate(counts):
+                cell = self.cells[i][j]
+                cell.set_text(str(count))
+                cell.set_color("white" if count > top / 2 else "black")
+            self.ax.set_title(title)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.figure.savefig(path, dpi=90)
+        return path
+
+
+@functools.lru_cache(maxsize=4)
+def _confusion_figure(n_classes: int) -> _ConfusionFigure:
+    return _ConfusionFigure(n_classes)
 
 
 def save_figure(figure_or_axes: Any, path: Path) -> Path:

@@ -22,3 +22,13 @@ def test_confusion_matrix_png(tmp_path: Path) -> None:
     counts = confusion_matrix(np.arange(10) % 3, np.arange(10) % 3, 3)
     path = plot_confusion_matrix(counts, tmp_path / "cm.png", "validation")
     assert path.read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_refilled_confusion_figure_draws_what_a_fresh_one_does(tmp_path: Path) -> None:
+    # the figure is built once per process: nothing of one trial may show in the next
+    rng = np.random.default_rng(1)
+    first, second = rng.integers(0, 500, (10, 10)), rng.integers(0, 50, (10, 10))
+    before = plot_confusion_matrix(first, tmp_path / "a.png", "trial 1").read_bytes()
+    between = plot_confusion_matrix(second, tmp_path / "b.png", "trial 2").read_bytes()
+    after = plot_confusion_matrix(first, tmp_path / "c.png", "trial 1").read_bytes()
+    assert before == after and between != before
