@@ -55,6 +55,7 @@ def train(
     epochs: int = 20,
     seed: int = 0,
     loss: str = "cross_entropy",
+    lr_schedule: Annotated[str, typer.Option(help="constant or cosine")] = "constant",
     val_fraction: float = 0.1,
     train_subset: int | None = None,
     data_dir: DataDir = None,
@@ -75,6 +76,7 @@ def train(
         epochs=epochs,
         seed=seed,
         loss=loss,
+        lr_schedule=lr_schedule,
         val_fraction=val_fraction,
         train_subset=train_subset,
     )

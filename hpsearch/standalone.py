@@ -14,7 +14,13 @@ from rich.progress import Progress
 from hpsearch.data import DATASET_NAMES, load_images, load_splits
 from hpsearch.errors import UserError
 from hpsearch.nn import ACTIVATIONS, LOSSES, MLP, OPTIMIZERS, save_model
-from hpsearch.train import EpochMetrics, TrainConfig, plot_learning_curves, train
+from hpsearch.train import (
+    LR_SCHEDULES,
+    EpochMetrics,
+    TrainConfig,
+    plot_learning_curves,
+    train,
+)
 
 
 def _allowed(name: str, value: str, allowed: Any) -> str:
@@ -52,11 +58,13 @@ class TrainRequest:
     @classmethod
     def from_cli(cls, *, dataset: str, hidden: str, activation: str, optimizer: str, lr: float,
                  batch_size: int, l2: float, dropout: float, epochs: int, seed: int, loss: str,
-                 val_fraction: float, train_subset: int | None) -> TrainRequest:  # fmt: skip
+                 lr_schedule: str, val_fraction: float,
+                 train_subset: int | None) -> TrainRequest:  # fmt: skip
         _allowed("dataset", dataset, DATASET_NAMES)
         _allowed("activation", activation, ACTIVATIONS)
         _allowed("optimizer", optimizer, OPTIMIZERS)
         _allowed("loss", loss, LOSSES)
+        _allowed("lr-schedule", lr_schedule, LR_SCHEDULES)
         _in_range("lr", lr, 0.0, 10.0, closed_low=False)
         _in_range("batch-size", batch_size, 1, 65536, closed_low=True)
         _in_range("l2", l2, 0.0, 1.0, closed_low=True)
@@ -74,6 +82,7 @@ class TrainRequest:
             epochs=epochs,
             seed=seed,
             loss=loss,
+            lr_schedule=lr_schedule,
         )
         return cls(dataset, config, val_fraction, train_subset)
 

@@ -24,6 +24,9 @@ Outcome = Literal["completed", "stopped", "diverged"]
 Callback = Callable[["EpochMetrics", MLP], bool | None]
 
 METRIC_NAMES = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "epoch_seconds")
+# constant: the optimizer's lr throughout; cosine: lr * (1 + cos(pi * (epoch-1) / epochs)) / 2,
+# set at the start of each epoch (anneals to near zero by the last of `epochs`)
+LR_SCHEDULES = ("constant", "cosine")
 
 
 @dataclass(frozen=True)
@@ -59,10 +62,17 @@ class TrainConfig:
     loss: str = "cross_entropy"
     init: str = "auto"
     dtype: str = "float32"
+    lr_schedule: str = "constant"
 
     @property
     def lr(self) -> float:
         return float(self.optimizer_params["lr"])
+
+    def lr_at(self, epoch: int) -> float:
+        """The learning rate of 1-based `epoch` under `lr_schedule`."""
+        if self.lr_schedule == "cosine":
+            return self.lr * 0.5 * (1.0 + math.cos(math.pi * (epoch - 1) / self.epochs))
+        return self.lr
 
     def architecture(self, splits: Splits) -> Architecture:
         return Architecture(
@@ -89,6 +99,7 @@ class TrainConfig:
             "loss": self.loss,
             "init": self.init,
             "dtype": self.dtype,
+            "lr_schedule": self.lr_schedule,
         }
 
 
@@ -139,6 +150,7 @@ def train(config: TrainConfig, splits: Splits, callbacks: Sequence[Callback] = (
     outcome: Outcome = "completed"
     for epoch in range(1, config.epochs + 1):
         started = time.perf_counter()
+        optimizer.lr = config.lr_at(epoch)
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected below
             train_loss, train_acc, train_seconds = _run_epoch(
                 model, optimizer, loss, splits, config, rng

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -65,6 +66,19 @@ def test_non_finite_loss_is_a_distinct_outcome(small_digits) -> None:  # type: i
     result = train(config, small_digits)
     assert result.outcome == "diverged" and len(result.history) == 1
     assert all(np.isfinite(v).all() for v in result.model.state_dict().values())
+
+
+def test_cosine_schedule_anneals_the_optimizer_lr(small_digits) -> None:  # type: ignore[no-untyped-def]
+    config = TrainConfig(hidden=(8,), epochs=4, optimizer_params={"lr": 0.02}, lr_schedule="cosine")
+    assert [config.lr_at(e) for e in (1, 3)] == pytest.approx([0.02, 0.01])
+    assert 0 < config.lr_at(4) < config.lr_at(3) and TrainConfig().lr_at(7) == 1e-3
+    constant = train(dataclasses.replace(config, lr_schedule="constant"), small_digits)
+    cosine = train(config, small_digits)
+    # the first epoch runs at the full rate in both; later ones differ
+    assert cosine.history[0] == dataclasses.replace(
+        constant.history[0], epoch_seconds=cosine.history[0].epoch_seconds
+    )
+    assert cosine.history[-1].train_loss != constant.history[-1].train_loss
 
 
 def test_learning_curve_png(tmp_path: Path, small_digits) -> None:  # type: ignore[no-untyped-def]

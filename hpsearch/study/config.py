@@ -16,6 +16,7 @@ ACTIVATIONS = ("relu", "leaky_relu", "elu", "sigmoid", "tanh", "gelu")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
 DATASETS = ("digits", "mnist", "fashion-mnist")
 LOSSES = ("cross_entropy", "mse")
+LR_SCHEDULES = ("constant", "cosine")  # hpsearch.train.LR_SCHEDULES (a test keeps them equal)
 
 
 class StudyConfigError(UserError):
@@ -99,12 +100,14 @@ class SearchSpace(Strict):
     weight_decay: FloatRange | float = 1e-2  # adamw
     dropout: FloatRange | float = 0.0
     loss: Choice | str = "cross_entropy"
+    lr_schedule: Choice | str = "constant"  # or cosine: annealed over the study's epochs
 
     @model_validator(mode="after")
     def _check(self) -> SearchSpace:
         _check_choices("activation", self.activation, ACTIVATIONS)
         _check_choices("optimizer", self.optimizer, OPTIMIZERS)
         _check_choices("loss", self.loss, LOSSES)
+        _check_choices("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         depth = self.depth
         low, high = (depth.low, depth.high) if isinstance(depth, IntRange) else (depth, depth)
         if low < 1 or high > 4:

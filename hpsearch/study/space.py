@@ -58,6 +58,7 @@ def suggest(space: SearchSpace, trial: TrialLike) -> dict[str, Any]:
             "optimizer",
             "dropout",
             "loss",
+            "lr_schedule",
         )
     }
     if space.per_layer_width:
@@ -89,6 +90,7 @@ def resolve(values: dict[str, Any], *, epochs: int, seed: int) -> TrainConfig:
         epochs=epochs,
         seed=seed,
         loss=str(values["loss"]),
+        lr_schedule=str(values["lr_schedule"]),
     )
 
 

@@ -80,3 +80,8 @@ def test_a_parameter_can_be_fixed() -> None:
     text = yaml.safe_dump({**TINY_STUDY, "search_space": _space(lr=0.05, activation="tanh")})
     config = parse_study(text)
     assert config.search_space.lr == 0.05 and config.search_space.activation == "tanh"
+
+
+def test_unknown_lr_schedule_lists_the_allowed_ones() -> None:
+    message = _error(search_space=_space(lr_schedule="linear"))
+    assert "unknown choice 'linear'" in message and "constant, cosine" in message

@@ -59,3 +59,19 @@ def test_tutorial_baseline_translates_to_trial_parameters() -> None:
                       "l2_enabled": False, "optimizer": "sgd", "width": 50}  # fmt: skip
     config = resolve(suggest(space, FixedTrial(params)), epochs=1, seed=0)
     assert config.hidden == (50,) and config.lr == 0.1 and config.optimizer == "sgd"
+
+
+def test_the_lr_schedule_can_be_searched_and_resolves() -> None:
+    space = _space(lr_schedule={"choices": ["constant", "cosine"]}, optimizer="adam")
+    params = {"lr": 0.01, "batch_size": 64, "depth": 1, "width": 64, "activation": "relu",
+              "l2_enabled": False, "lr_schedule": "cosine"}  # fmt: skip
+    config = resolve(suggest(space, FixedTrial(params)), epochs=4, seed=0)
+    assert config.lr_schedule == "cosine" and config.as_dict()["lr_schedule"] == "cosine"
+    assert SearchSpace().lr_schedule == "constant"  # unless a study file asks
+
+
+def test_schedule_names_agree_with_the_trainer() -> None:
+    from hpsearch.study.config import LR_SCHEDULES
+    from hpsearch.train import LR_SCHEDULES as TRAINER_SCHEDULES
+
+    assert LR_SCHEDULES == TRAINER_SCHEDULES
