@@ -118,8 +118,10 @@ def test_sigterm_and_sigint_fail_the_trial_retry_it_and_exit(
     victim = wait_for(lambda: trials_in_flight(study), 60, "a trial in flight")[0]
     process.send_signal(signum)
     stopped_at = time.monotonic()
-    returncode = process.wait(10)
-    assert time.monotonic() - stopped_at < 5, "the worker must stop within seconds"
+    returncode = process.wait(30)
+    # a few seconds on a quiet machine; the bound leaves room for a loaded CI runner, and is
+    # still far below finishing the trial (which the FAIL + retry checks below rule out anyway)
+    assert time.monotonic() - stopped_at < 10, "the worker must stop within seconds"
     assert "Traceback" not in workers.output()
 
     trials = study.get_trials()
