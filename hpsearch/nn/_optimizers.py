@@ -105,22 +105,43 @@ class Adagrad(Optimizer):
 
 
 class RMSprop(Optimizer):
-    """E = rho * E + (1 - rho) * g^2; p -= lr * g / (sqrt(E) + eps)."""
+    """E = rho * E + (1 - rho) * g^2; p -= lr * g / (sqrt(E) + eps).
+
+    With momentum > 0 (PyTorch's form, centered=False): b = momentum * b + g / (sqrt(E) + eps);
+    p -= lr * b. Momentum 0 keeps no buffer and takes exactly the plain step.
+    """
 
     name = "rmsprop"
 
     def __init__(
-        self, params: list[Parameter], lr: float = 0.001, rho: float = 0.9, eps: float = 1e-8
+        self,
+        params: list[Parameter],
+        lr: float = 0.001,
+        rho: float = 0.9,
+        eps: float = 1e-8,
+        momentum: float = 0.0,
     ) -> None:
         super().__init__(params, lr)
         self.rho = _fraction("rho", rho)
         self.eps = _positive("eps", eps)
+        self.momentum = _fraction("momentum", momentum)
         self.mean_sq = self._zeros()
+        self.velocity = self._zeros() if self.momentum else []
 
     def _update(self, i: int, p: Parameter) -> None:
         E, s = self.mean_sq[i], p.scratch()
         _ema_square(E, p.grad, self.rho, s)
-        _step_scaled(p, E, s, numer=p.grad, step=self.lr, eps=self.eps)
+        if not self.momentum:
+            _step_scaled(p, E, s, numer=p.grad, step=self.lr, eps=self.eps)
+            return
+        b = self.velocity[i]
+        np.sqrt(E, out=s)
+        s += self.eps
+        np.divide(p.grad, s, out=s)
+        b *= self.momentum
+        b += s
+        np.multiply(b, self.lr, out=s)
+        p.value -= s
 
 
 class Adam(Optimizer):

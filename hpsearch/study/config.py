@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import math
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from hpsearch.errors import UserError
 
@@ -17,10 +26,18 @@ OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adam
 DATASETS = ("digits", "mnist", "fashion-mnist")
 LOSSES = ("cross_entropy", "mse")
 LR_SCHEDULES = ("constant", "cosine")  # hpsearch.train.LR_SCHEDULES (a test keeps them equal)
+# The search-space fields that name things, and the names each allows.
+CHOICES = {
+    "activation": ACTIVATIONS,
+    "optimizer": OPTIMIZERS,
+    "loss": LOSSES,
+    "lr_schedule": LR_SCHEDULES,
+}
 
 
 class StudyConfigError(UserError):
-    """A study file that does not validate; the message names the file and the field path."""
+    """A study file that does not validate; the message names the file, the field path and
+    the allowed keys, values or rule."""
 
 
 class Strict(BaseModel):
@@ -38,7 +55,7 @@ class FloatRange(Strict):
     @model_validator(mode="after")
     def _check(self) -> FloatRange:
         if not (math.isfinite(self.low) and math.isfinite(self.high)) or self.low >= self.high:
-            raise ValueError(f"needs low < high, got low={self.low}, high={self.high}")
+            raise ValueError(f"needs finite low < high, got low={self.low}, high={self.high}")
         if self.log and self.low <= 0:
             raise ValueError(f"a log range must stay above zero, got low={self.low}")
         return self
@@ -75,11 +92,11 @@ class Choice(Strict):
         return value in self.choices
 
 
-def _check_choices(field: str, value: Any, allowed: tuple[str, ...]) -> None:
+def _check_choices(value: Any, allowed: tuple[str, ...]) -> None:
     values = value.choices if isinstance(value, Choice) else [value]
     for item in values:
         if item not in allowed:
-            raise ValueError(f"{field}: unknown choice {item!r}; allowed: {', '.join(allowed)}")
+            raise ValueError(f"unknown choice {item!r}; allowed: {', '.join(allowed)}")
 
 
 class SearchSpace(Strict):
@@ -93,7 +110,7 @@ class SearchSpace(Strict):
     activation: Choice | str = Choice(choices=["relu", "tanh", "gelu"])
     l2: FloatRange | float = FloatRange(low=1e-6, high=1e-2, log=True, zero=True)
     optimizer: Choice | str = Choice(choices=["sgd", "momentum", "adam"])
-    momentum: FloatRange | float = FloatRange(low=0.5, high=0.99)  # momentum, nesterov
+    momentum: FloatRange | float = FloatRange(low=0.5, high=0.99)  # momentum, nesterov, rmsprop
     rho: FloatRange | float = FloatRange(low=0.8, high=0.99)  # rmsprop's decay
     beta1: FloatRange | float = 0.9  # adam, adamw
     beta2: FloatRange | float = 0.999  # adam, adamw
@@ -102,12 +119,15 @@ class SearchSpace(Strict):
     loss: Choice | str = "cross_entropy"
     lr_schedule: Choice | str = "constant"  # or cosine: annealed over the study's epochs
 
+    # A field validator, not the model's: the error's path then ends at the field itself.
+    @field_validator(*CHOICES)
+    @classmethod
+    def _known_choices(cls, value: Any, info: ValidationInfo) -> Any:
+        _check_choices(value, CHOICES[str(info.field_name)])
+        return value
+
     @model_validator(mode="after")
     def _check(self) -> SearchSpace:
-        _check_choices("activation", self.activation, ACTIVATIONS)
-        _check_choices("optimizer", self.optimizer, OPTIMIZERS)
-        _check_choices("loss", self.loss, LOSSES)
-        _check_choices("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         depth = self.depth
         low, high = (depth.low, depth.high) if isinstance(depth, IntRange) else (depth, depth)
         if low < 1 or high > 4:
@@ -195,20 +215,84 @@ _BRANCH_MISMATCH = {
     "model_attributes_type",
     "int_from_float",
 }
-_UNION_TAGS = {"FloatRange", "IntRange", "Choice", "float", "int", "str", "bool"}
+# Union branches as pydantic names them in an error's location; they are not part of the path.
+_BRANCH_MODELS: dict[str, type[BaseModel]] = {m.__name__: m for m in (FloatRange, IntRange, Choice)}
+_SCALARS = {"float": "a number", "int": "an integer", "str": "a name", "bool": "true or false"}
+
+
+def _branch(part: Any) -> str | None:
+    """The union branch a location part names: 'Choice' or 'function-after[_check(), IntRange]'."""
+    name = part.rsplit(", ", 1)[-1].rstrip("]") if isinstance(part, str) else None
+    return name if name in _BRANCH_MODELS or name in _SCALARS else None
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc if _branch(part) is None)
 
 
 def _format(error: ValidationError) -> str:
     errors = error.errors()
-    first = next((e for e in errors if e["type"] not in _BRANCH_MISMATCH), errors[0])
-    parts = [str(part) for part in first["loc"] if part not in _UNION_TAGS]
-    path = ".".join(parts)
-    message = first["msg"].removeprefix("Value error, ")
+    # An unknown key first: a misspelt `hihg` also explains the missing `high`.
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), None) or next(
+        (e for e in errors if e["type"] not in _BRANCH_MISMATCH), errors[0]
+    )
+    path = _path(first["loc"])
     if first["type"] == "extra_forbidden":
-        message = "unknown key"
-    elif first["type"] == "literal_error":
-        message = first["msg"]
+        message = _unknown_key(first["loc"])
+    elif first["type"] in _BRANCH_MISMATCH:
+        message = _expected_forms([e for e in errors if _path(e["loc"]) == path], first)
+    else:
+        message = first["msg"].removeprefix("Value error, ")
     return f"{path}: {message}" if path else message
+
+
+def _unknown_key(loc: tuple[Any, ...]) -> str:
+    """'unknown key', the keys allowed at that level and the closest one to what was written."""
+    model = _model_at(loc[:-1])
+    if model is None:
+        return "unknown key"
+    allowed = list(model.model_fields)
+    close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"unknown key; {hint}allowed: {', '.join(allowed)}"
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model whose keys are checked at `loc`, found by walking StudyConfig's fields."""
+    model: type[BaseModel] | None = StudyConfig
+    for part in loc:
+        branch = _branch(part)
+        if branch is not None:
+            model = _BRANCH_MODELS.get(branch)
+        elif model is not None and part in model.model_fields:
+            model = _single_model(model.model_fields[part].annotation)
+        else:
+            return None
+    return model
+
+
+def _single_model(annotation: Any) -> type[BaseModel] | None:
+    """The model of a field typed `Model` or `Model | scalar`; None for anything else."""
+    options = get_args(annotation) or (annotation,)
+    models = [t for t in options if isinstance(t, type) and issubclass(t, BaseModel)]
+    return models[0] if len(models) == 1 else None
+
+
+def _expected_forms(errors: list[Any], first: Any) -> str:
+    """A value of the wrong type: name every form its field takes (a union has several)."""
+    forms = dict.fromkeys(filter(None, (_form(e["loc"]) for e in errors)))
+    if not forms:
+        return str(first["msg"])
+    return f"expected {' or '.join(forms)}, got {first['input']!r}"
+
+
+def _form(loc: tuple[Any, ...]) -> str | None:
+    """'a number', or 'a mapping {low, high, log, zero}' for a model; None if neither."""
+    branch = _branch(loc[-1])
+    if branch in _SCALARS:
+        return _SCALARS[branch]
+    model = _model_at(loc)
+    return "a mapping {" + ", ".join(model.model_fields) + "}" if model else None
 
 
 def parse_study(text: str, source: str = "<string>") -> StudyConfig:

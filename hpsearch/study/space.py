@@ -14,7 +14,7 @@ from hpsearch.train import TrainConfig
 Range = FloatRange | IntRange | Choice
 # Conditional parameters: which optimizers use them.
 CONDITIONAL = {
-    "momentum": ("momentum", "nesterov"),
+    "momentum": ("momentum", "nesterov", "rmsprop"),
     "rho": ("rmsprop",),
     "beta1": ("adam", "adamw"),
     "beta2": ("adam", "adamw"),
@@ -102,8 +102,9 @@ class _Recorder:
         self.params: dict[str, Any] = {}
 
     def _answer(self, name: str, spec: Any) -> Any:
-        if name not in self.given:
-            raise ValueError(f"missing value for searched parameter {name!r}")
+        if name not in self.given:  # `l2_enabled` is given as `l2: 0` or `l2: 1e-4`
+            shown = name.removesuffix("_enabled")
+            raise ValueError(f"missing value for searched parameter {shown!r}")
         value = self.given[name]
         if not spec.contains(value):
             raise ValueError(f"{name}={value!r} lies outside the search space ({_describe(spec)})")

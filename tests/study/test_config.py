@@ -35,26 +35,64 @@ def _space(**changes: object) -> dict[str, object]:
     return {**TINY_STUDY["search_space"], **changes}
 
 
-def test_unknown_key_is_named() -> None:
-    assert "sampler.kind: unknown key" in _error(sampler={"kind": "tpe"})
-    assert "search_space.learning_rate: unknown key" in _error(
-        search_space=_space(learning_rate=0.1)
-    )
+def test_unknown_key_is_named_with_the_keys_allowed_there() -> None:
+    message = _error(sampler={"kind": "tpe"})
+    assert "sampler.kind: unknown key" in message and "allowed: type, n_startup_trials" in message
+    message = _error(search_space=_space(learning_rate=0.1))
+    assert "search_space.learning_rate: unknown key" in message
+    assert all(key in message for key in ("lr", "batch_size", "momentum", "rho", "lr_schedule"))
+    assert "did you mean" not in message  # nothing is close to `learning_rate`
+    message = _error(seeds=1)
+    assert message.startswith("s.yaml: seeds: unknown key; did you mean 'seed'? allowed: name,")
+
+
+def test_a_misspelt_key_is_matched_to_the_closest_allowed_one() -> None:
+    message = _error(dataset={"name": "digits", "val_frac": 0.1})
+    assert "dataset.val_frac: unknown key; did you mean 'val_fraction'?" in message
+    assert "allowed: name, val_fraction, train_subset, seed" in message
+    message = _error(search_space=_space(momentun=0.9))
+    assert "search_space.momentun: unknown key; did you mean 'momentum'?" in message
+
+
+def test_an_unknown_key_inside_a_range_or_choice_lists_its_keys() -> None:
+    # Reported before the `high` it leaves missing, and without pydantic's union branch names.
+    message = _error(search_space=_space(lr={"low": 0.01, "hihg": 0.1}))
+    assert message == ("s.yaml: search_space.lr.hihg: unknown key; did you mean 'high'? "
+                       "allowed: low, high, log, zero")  # fmt: skip
+    message = _error(search_space=_space(batch_size={"choice": [32, 64]}))
+    assert "search_space.batch_size.choice: unknown key; did you mean 'choices'?" in message
+    message = _error(search_space=_space(batch_size={"low": 32, "high": 64}))  # not a choice
+    assert "search_space.batch_size." in message and "unknown key; allowed: choices" in message
+
+
+def test_a_value_of_the_wrong_type_names_the_forms_allowed() -> None:
+    message = _error(search_space=_space(lr="fast"))
+    assert message == ("s.yaml: search_space.lr: expected a mapping {low, high, log, zero} "
+                       "or a number, got 'fast'")  # fmt: skip
+    message = _error(sampler="tpe")
+    assert "sampler: expected a mapping {type, n_startup_trials}, got 'tpe'" in message
 
 
 def test_low_not_below_high_is_refused() -> None:
     message = _error(search_space=_space(lr={"low": 0.1, "high": 0.01}))
-    assert "search_space.lr" in message and "low < high" in message
+    assert "search_space.lr: needs finite low < high, got low=0.1, high=0.01" in message
+    message = _error(search_space=_space(depth={"low": 2, "high": 2}))
+    assert "search_space.depth: needs low < high, got low=2, high=2" in message
+    message = _error(search_space=_space(lr={"low": float("nan"), "high": 0.01}))
+    assert "search_space.lr: needs finite low < high" in message
 
 
 def test_log_range_touching_zero_is_refused() -> None:
     message = _error(search_space=_space(lr={"low": 0.0, "high": 0.1, "log": True}))
-    assert "search_space.lr" in message and "above zero" in message
+    assert "search_space.lr: a log range must stay above zero, got low=0.0" in message
 
 
 def test_unknown_choice_lists_the_allowed_values() -> None:
     message = _error(search_space=_space(optimizer={"choices": ["sgd", "lbfgs"]}))
-    assert "optimizer: unknown choice 'lbfgs'" in message and "adamw" in message
+    assert message == ("s.yaml: search_space.optimizer: unknown choice 'lbfgs'; allowed: sgd, "
+                       "momentum, nesterov, adagrad, rmsprop, adam, adamw")  # fmt: skip
+    message = _error(search_space=_space(activation="swish"))
+    assert "search_space.activation: unknown choice 'swish'; allowed: relu," in message
     message = _error(sampler={"type": "annealing"})
     assert "sampler.type" in message and "'tpe'" in message and "'qmc'" in message
 
@@ -84,4 +122,10 @@ def test_a_parameter_can_be_fixed() -> None:
 
 def test_unknown_lr_schedule_lists_the_allowed_ones() -> None:
     message = _error(search_space=_space(lr_schedule="linear"))
-    assert "unknown choice 'linear'" in message and "constant, cosine" in message
+    assert "search_space.lr_schedule: unknown choice 'linear'; allowed: constant, cosine" in message
+
+
+def test_an_enqueued_point_without_l2_names_the_key_to_write() -> None:
+    message = _error(enqueue=[{"hidden": [16], "activation": "relu", "optimizer": "sgd",
+                               "lr": 0.1, "batch_size": 32}])  # fmt: skip
+    assert "enqueue.0: missing value for searched parameter 'l2'" in message

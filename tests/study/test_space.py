@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import optuna
+import pytest
 import yaml
 from optuna.trial import FixedTrial
 
-from hpsearch.study.config import SearchSpace, parse_study
+from hpsearch.nn import make_optimizer
+from hpsearch.study.config import SearchSpace, StudyConfigError, parse_study
 from hpsearch.study.space import enqueue_params, resolve, suggest
 from study.tiny import TINY_STUDY
 
@@ -27,7 +29,7 @@ def test_conditional_parameters_follow_the_optimizer() -> None:
         study.tell(trial, 0.0)
     assert "momentum" in seen["momentum"] and "beta1" not in seen["momentum"]
     assert "beta1" in seen["adam"] and "momentum" not in seen["adam"]
-    assert "rho" in seen["rmsprop"] and "beta1" not in seen["rmsprop"]
+    assert {"rho", "momentum"} <= seen["rmsprop"] and "beta1" not in seen["rmsprop"]
     assert "beta1" in seen["adamw"]
 
 
@@ -40,6 +42,33 @@ def test_resolve_builds_the_train_config() -> None:
     assert config.hidden == (100, 50, 40)
     assert config.optimizer_params == {"lr": 0.01, "momentum": 0.9}
     assert (config.l2, config.batch_size, config.epochs, config.seed) == (1e-4, 64, 5, 3)
+
+
+RMSPROP_TRIAL = {"lr": 0.01, "batch_size": 64, "depth": 1, "width": 64, "activation": "relu",
+                 "l2_enabled": False, "optimizer": "rmsprop", "rho": 0.9}  # fmt: skip
+
+
+def test_rmsprop_trials_take_momentum() -> None:
+    space = _space(optimizer="rmsprop", momentum={"low": 0.0, "high": 0.95})
+    values = suggest(space, FixedTrial({**RMSPROP_TRIAL, "momentum": 0.5}))
+    config = resolve(values, epochs=1, seed=0)
+    assert config.optimizer_params == {"lr": 0.01, "rho": 0.9, "momentum": 0.5}
+    make_optimizer(config.optimizer, [], **config.optimizer_params)  # the engine takes them
+    space = _space(optimizer="rmsprop", momentum=0.7)
+    fixed = resolve(suggest(space, FixedTrial(RMSPROP_TRIAL)), epochs=1, seed=0)
+    assert fixed.optimizer_params["momentum"] == 0.7  # a fixed value is no trial parameter
+
+
+def test_an_enqueued_rmsprop_point_names_its_momentum() -> None:
+    study = {**TINY_STUDY, "search_space": {**TINY_STUDY["search_space"],
+             "optimizer": {"choices": ["rmsprop"]}}}  # fmt: skip
+    point = {"hidden": [16], "activation": "relu", "optimizer": "rmsprop", "lr": 0.01,
+             "batch_size": 32, "l2": 0, "rho": 0.9}  # fmt: skip
+    for given, error in [({}, "missing value for searched parameter 'momentum'"),
+                         ({"momentum": 0.1}, r"momentum=0\.1 lies outside")]:  # fmt: skip
+        with pytest.raises(StudyConfigError, match=rf"enqueue\.0: {error}"):
+            parse_study(yaml.safe_dump({**study, "enqueue": [point | given]}))
+    parse_study(yaml.safe_dump({**study, "enqueue": [point | {"momentum": 0.9}]}))
 
 
 def test_l2_has_an_explicit_zero_option() -> None:
