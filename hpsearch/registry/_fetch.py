@@ -62,16 +62,12 @@ def _run_source(client: MlflowClient, ref: str) -> ModelSource:
 
 
 def _registry_source(client: MlflowClient, ref: str) -> ModelSource:
-    body = ref.removeprefix("models:/")
+    name, alias, number = parse_registry_ref(ref)
     try:
-        if "@" in body:
-            name, alias = body.rsplit("@", 1)
+        if alias:
             version = client.get_model_version_by_alias(name, alias)
-        elif "/" in body:
-            name, number = body.rsplit("/", 1)
-            version = client.get_model_version(name, number)
         else:
-            raise UserError(f"{ref}: {USAGE}")
+            version = client.get_model_version(name, number)
         uri = client.get_model_version_download_uri(version.name, version.version)
     except MlflowException as exc:
         raise UserError(f"{ref}: not in the model registry ({_first_line(exc)})") from None
@@ -84,6 +80,26 @@ def _registry_source(client: MlflowClient, ref: str) -> ModelSource:
     return ModelSource(ref, uri, run_id, sha)
 
 
+def parse_registry_ref(ref: str) -> tuple[str, str, str]:
+    """models:/NAME@ALIAS -> (NAME, ALIAS, ""); models:/NAME/VERSION -> (NAME, "", VERSION)."""
+    body = ref.removeprefix("models:/")
+    name, at, alias = body.rpartition("@")
+    if at and name and alias:
+        return name, alias, ""
+    name, slash, number = body.rpartition("/")
+    if slash and name and number.isdigit():
+        return name, "", number
+    raise UserError(f"{ref}: {USAGE}")
+
+
+def check_ref(ref: str) -> None:
+    """Refuse a malformed models:/ or runs:/ reference before any store is opened."""
+    if ref.startswith("models:/"):
+        parse_registry_ref(ref)
+    elif not ref.startswith("runs:/") or not ref.removeprefix("runs:/").split("/", 1)[0]:
+        raise UserError(f"{ref}: {USAGE}")
+
+
 def resolve(client: MlflowClient, ref: str) -> ModelSource:
     """A models:/ or runs:/ reference -> the model folder's artifact URI and expected hash."""
     if ref.startswith("runs:/"):
@@ -91,6 +107,14 @@ def resolve(client: MlflowClient, ref: str) -> ModelSource:
     if ref.startswith("models:/"):
         return _registry_source(client, ref)
     raise UserError(f"{ref}: {USAGE}")
+
+
+def _refuse_local_symlink(repo: Any, path: str) -> None:
+    """In an artifact store on this disk, refuse a symbolic link: MLflow's download copies what
+    it points at, so a planted link would bring a file from anywhere into the model folder."""
+    root = getattr(repo, "artifact_dir", None)  # only LocalArtifactRepository has one
+    if root is not None and (Path(root) / path).is_symlink():
+        raise UserError(f"refusing artifact path {path!r}: it is a symbolic link in the store")
 
 
 def list_files(repo: Any) -> list[str]:
@@ -101,6 +125,7 @@ def list_files(repo: Any) -> list[str]:
         folder = pending.pop()
         for info in repo.list_artifacts(folder or None):
             check_artifact_path(info.path)
+            _refuse_local_symlink(repo, info.path)
             if folder and not info.path.startswith(folder + "/"):
                 raise UserError(f"refusing artifact path {info.path!r}: listed outside {folder}")
             (pending if info.is_dir else files).append(info.path)
@@ -144,7 +169,12 @@ def verify_weights(folder: Path, source: ModelSource) -> str:
     if not weights.is_file():
         raise UserError(f"{source.ref}: no data/mlp/weights.npz: not an hpsearch model")
     actual = weights_sha256(mlp_dir(folder))
-    if source.weights_sha256 is not None and actual != source.weights_sha256:
+    if source.weights_sha256 is None:  # nothing to check against: never load it unverified
+        raise UserError(
+            f"{source.ref}: no weights SHA-256 was logged for this model, so it cannot be "
+            "verified; refused (download the folder and load it by path if you trust it)"
+        )
+    if actual != source.weights_sha256:
         raise UserError(
             f"{source.ref}: weights.npz has SHA-256 {actual[:16]}... but training logged "
             f"{source.weights_sha256[:16]}...: the artifact was changed after training; refused"
@@ -194,13 +224,23 @@ def fetch_model(source: ModelSource, dest: Path, *, tracking_uri: str) -> str:
     return sha
 
 
+def require_existing_store(tracking_uri: str) -> None:
+    """A SQLite tracking store must already exist: reading a model never creates a database."""
+    if tracking_uri.startswith("sqlite:///") and ":memory:" not in tracking_uri:
+        path = Path(tracking_uri.removeprefix("sqlite:///").split("?", 1)[0])
+        if not path.is_file():
+            raise UserError(f"no MLflow store at {path}: launch a study first (hpsearch launch)")
+
+
 def load_registered(ref: str, tracking_uri: str | None = None) -> MLP:
     """The MLP behind a models:/ or runs:/ reference, downloaded to a temporary folder and
     verified. `tracking_uri` defaults to the settings' (MLFLOW_TRACKING_URI or the home's)."""
     from hpsearch.settings import get_settings
     from hpsearch.tracking._store import open_client
 
+    check_ref(ref)
     uri = tracking_uri or get_settings().mlflow_uri
+    require_existing_store(uri)
     source = resolve(open_client(uri), ref)
     with tempfile.TemporaryDirectory(prefix="hpsearch-model-") as scratch:
         folder = Path(scratch) / "model"

@@ -156,6 +156,26 @@ def test_tampered_weights_fail_the_checksum(settings: Settings, tmp_path: Path) 
             load_model(ref)
 
 
+@pytest.mark.parametrize("points_at", ["file", "folder"])
+def test_a_symlink_planted_in_the_artifact_store_is_refused(
+    settings: Settings, tmp_path: Path, points_at: str
+) -> None:
+    report = best(settings, STUDY_NAME, out=None)
+    model_folder = _weights_in_store(settings, report["run_id"]).parents[2]
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "key.txt").write_text("private")
+    (model_folder / "leak").symlink_to(secret / "key.txt" if points_at == "file" else secret)
+
+    out = tmp_path / "out"
+    with pytest.raises(UserError, match="symbolic link"):
+        best(settings, STUDY_NAME, out=out)
+    assert not out.exists()
+    for ref in (f"models:/{STUDY_NAME}@champion", f"runs:/{report['run_id']}/model"):
+        with pytest.raises(UserError, match="symbolic link"):
+            load_model(ref)
+
+
 def test_user_errors_are_one_clear_line(settings: Settings, tmp_path: Path) -> None:
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_text("keep me")
@@ -164,6 +184,8 @@ def test_user_errors_are_one_clear_line(settings: Settings, tmp_path: Path) -> N
         (lambda: best(settings, STUDY_NAME, out=tmp_path / "full"), "not empty"),
         (lambda: load_model("models:/no-such-model@champion"), "not in the model registry"),
         (lambda: load_model(f"models:/{STUDY_NAME}"), "expected models:/NAME@ALIAS"),
+        (lambda: load_model(f"models:/{STUDY_NAME}/x"), "expected models:/NAME@ALIAS"),
+        (lambda: load_model("runs:/"), "expected models:/NAME@ALIAS"),
         (lambda: load_model("runs:/0123456789abcdef/model"), "no such run"),
         (lambda: load_model("runs:/0123/../../etc"), "refusing artifact path"),
         (lambda: load_model(tmp_path / "nothing"), "no model at"),
@@ -207,3 +229,17 @@ def test_ties_go_to_fewer_parameters_then_the_earlier_trial() -> None:
         study.add_trial(optuna.trial.create_trial(value=value, user_attrs={"hidden": hidden}))
     assert n_params([16, 16], 64, 10) < n_params([64], 64, 10)
     assert pick_best(study, 64, 10).number == 2
+
+
+def test_a_model_without_a_logged_checksum_is_refused(settings: Settings, tmp_path: Path) -> None:
+    from hpsearch.registry._fetch import ModelSource, fetch_model
+
+    report = best(settings, STUDY_NAME, out=tmp_path / "model")
+    folder = (tmp_path / "model").as_uri()
+    with pytest.raises(UserError, match="cannot be verified"):
+        fetch_model(ModelSource("models:/x@y", folder, None, None), tmp_path / "out",
+                    tracking_uri=settings.mlflow_uri)  # fmt: skip
+    assert not (tmp_path / "out").exists()
+    sha = _client(settings).get_run(report["run_id"]).data.tags["hpsearch.weights_sha256"]
+    known = ModelSource("models:/x@y", folder, None, sha)
+    assert fetch_model(known, tmp_path / "out", tracking_uri=settings.mlflow_uri) == sha

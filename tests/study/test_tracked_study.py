@@ -13,7 +13,7 @@ from optuna.trial import TrialState
 from hpsearch.data import load_splits
 from hpsearch.settings import get_settings
 from hpsearch.study.storage import open_storage
-from study.tiny import run_launch
+from study.tiny import TINY_STUDY, run_launch
 
 STATUS = {TrialState.COMPLETE: "FINISHED", TrialState.PRUNED: "KILLED"}
 EPOCH_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "epoch_seconds")
@@ -63,3 +63,26 @@ def test_every_trial_is_a_child_run_with_its_metrics_model_and_state(
     assert {"optimization_history.png", "intermediate_values.png", "trials.csv"} <= summary
     best = max(t.value for t in trials if t.state == TrialState.COMPLETE)
     assert client.get_run(parent.info.run_id).data.metrics["best_val_accuracy"] == best
+
+
+def test_pruned_and_diverged_trials_are_killed_runs_with_their_reason(
+    study_file: Callable[..., Path],
+) -> None:
+    space = {**TINY_STUDY["search_space"], "lr": {"low": 1e-3, "high": 1e20, "log": True}}
+    fixed = {"hidden": [16], "activation": "relu", "optimizer": "sgd", "batch_size": 32, "l2": 0}
+    enqueue = [fixed | {"lr": 1e20}, fixed | {"lr": 0.01}]  # diverges; is pruned at epoch 1
+    pruner = {"type": "threshold", "lower": 0.999}  # no trial reaches it
+    run_launch(study_file(search_space=space, pruner=pruner, enqueue=enqueue,
+                          budget={"n_trials": 2}))  # fmt: skip
+    settings = get_settings()
+    trials = optuna.load_study(study_name="tiny", storage=open_storage(settings.optuna_url)).trials
+    client = mlflow.MlflowClient(settings.mlflow_uri)
+    reasons = {}
+    for trial in trials:
+        run = client.get_run(trial.user_attrs["mlflow_run_id"])
+        assert trial.state == TrialState.PRUNED and run.info.status == "KILLED"
+        assert run.data.tags["hpsearch.state"] == "pruned"
+        assert run.data.tags["hpsearch.pruned_step"] == str(trial.user_attrs["pruned_step"])
+        assert not {a.path for a in client.list_artifacts(run.info.run_id)} & {"model"}
+        reasons[trial.number] = run.data.tags["hpsearch.pruned_reason"]
+    assert reasons == {0: "diverged", 1: "pruner"}

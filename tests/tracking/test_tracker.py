@@ -150,9 +150,9 @@ def test_complete_trial_is_finished_with_model_and_plots(
             {T.STATE: "pruned", T.PRUNED_STEP: "3", T.PRUNED_REASON: "pruner"},
         ),
         (
-            lambda t, r: t.finish_pruned(r, 2, "divergence"),
+            lambda t, r: t.finish_pruned(r, 2, "diverged"),
             "KILLED",
-            {T.STATE: "pruned", T.PRUNED_STEP: "2", T.PRUNED_REASON: "divergence"},
+            {T.STATE: "pruned", T.PRUNED_STEP: "2", T.PRUNED_REASON: "diverged"},
         ),
         (
             lambda t, r: t.finish_killed(r, "SIGTERM"),
