@@ -153,6 +153,9 @@ def upgrade_mlflow(uri: str) -> str:
         return "skipped"
     from mlflow.store.db import utils as mlflow_db
 
+    # The head the start path checks against (imported here: importing mlflow takes seconds)
+    from hpsearch.tracking._store import mlflow_head_revision
+
     engine = migration_engine(uri)
     try:
         # MLflow's own revisions use SQLAlchemy APIs that 2.x deprecates: not ours to fix.
@@ -161,7 +164,7 @@ def upgrade_mlflow(uri: str) -> str:
             if mlflow_db._is_empty_database(engine):
                 mlflow_db._initialize_tables(engine)
                 return "created"
-            if mlflow_db._get_schema_version(engine) == mlflow_db._get_latest_schema_revision():
+            if mlflow_db._get_schema_version(engine) == mlflow_head_revision():
                 return "current"
             mlflow_db._upgrade_db(engine)
             return "upgraded"

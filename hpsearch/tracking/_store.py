@@ -14,18 +14,24 @@ import re
 import sqlite3
 import time
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 
+import sqlalchemy as sa
 from mlflow.entities import Experiment, Run
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
 from mlflow.tracking import MlflowClient
+from sqlalchemy.pool import NullPool
 
 from hpsearch.errors import UserError
+from hpsearch.settings import mask_password
 from hpsearch.tracking._tags import ROLE, ROLE_STUDY, STUDY_NAME
 
 _ALREADY_EXISTS = ErrorCode.Name(RESOURCE_ALREADY_EXISTS)
 _INIT_ATTEMPTS = 6
+# Backend stores on a database server: their schema changes only through `hpsearch db upgrade`
+_SERVER_DATABASES = {"postgresql", "mysql", "mssql"}
 # MLflow 3's UI opens an experiment of this kind on its runs table, not on the GenAI trace views
 _KIND = {"mlflow.experimentKind": "custom_model_development"}
 
@@ -73,13 +79,16 @@ def _use_wal(tracking_uri: str) -> None:
 
 
 def open_client(tracking_uri: str) -> MlflowClient:
-    """An MlflowClient whose store is open and has its schema (created if the database is empty).
+    """An MlflowClient whose store is open and has its schema.
 
-    On a server database (PostgreSQL) the schema race is retried instead: the loser fails, waits,
-    and finds the winner's tables.
+    A SQLite file (the embedded default) gets its schema on first use. A server database
+    (PostgreSQL, MySQL) must already be at MLflow's head: `hpsearch db upgrade` migrates it,
+    opening it never does. A tracking server (http[s]://) looks after its own database.
     """
     if is_server_uri(tracking_uri):
         return MlflowClient(tracking_uri=tracking_uri)
+    if is_server_database(tracking_uri):
+        require_mlflow_schema(tracking_uri)
     with _schema_lock(tracking_uri):
         for attempt in range(_INIT_ATTEMPTS):
             try:
@@ -92,6 +101,55 @@ def open_client(tracking_uri: str) -> MlflowClient:
                     raise
                 time.sleep(0.25 * 2**attempt)
     raise AssertionError("unreachable")
+
+
+def is_server_database(tracking_uri: str) -> bool:
+    """True for a backend store on a database server, False for SQLite, http(s) and paths."""
+    try:
+        return sa.make_url(tracking_uri).get_backend_name() in _SERVER_DATABASES
+    except sa.exc.ArgumentError:  # http(s):// or a folder
+        return False
+
+
+@cache
+def mlflow_head_revision() -> str:
+    """The newest revision of MLflow's own migrations (mlflow/store/db_migrations)."""
+    from mlflow.store.db import utils as mlflow_db
+
+    return str(mlflow_db._get_latest_schema_revision())
+
+
+def require_mlflow_schema(tracking_uri: str) -> None:
+    """UserError naming `hpsearch db upgrade` unless MLflow's schema there is at its head.
+
+    MLflow's store would create its tables in an empty database by itself, and asks for
+    `mlflow db upgrade` on an old one. On a shared server a schema change is one explicit step
+    (the `migrate` service), not a side effect of whichever worker starts first, so this only
+    reads the version and creates nothing.
+    """
+    revision = _schema_version(tracking_uri)
+    if revision == mlflow_head_revision():
+        return
+    state = "has no MLflow tables" if revision is None else f"is at revision {revision}"
+    raise UserError(
+        f"the MLflow database at {mask_password(tracking_uri)} {state}, expected "
+        f"{mlflow_head_revision()}: run `hpsearch db upgrade`"
+    )
+
+
+def _schema_version(tracking_uri: str) -> str | None:
+    """MLflow's revision in `alembic_version`, None when there is none; read-only."""
+    from mlflow.store.db import utils as mlflow_db
+
+    engine = sa.create_engine(tracking_uri, poolclass=NullPool)
+    try:
+        return mlflow_db._get_schema_version(engine)
+    except sa.exc.OperationalError as exc:
+        reason = (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
+        where = mask_password(tracking_uri)
+        raise UserError(f"cannot open the MLflow database at {where}: {reason}") from None
+    finally:
+        engine.dispose()
 
 
 def is_server_uri(tracking_uri: str) -> bool:

@@ -89,5 +89,8 @@ def test_two_workers_on_sqlite(settings: Settings, tmp_path: Path) -> None:
 def test_two_workers_on_postgresql(
     postgres_database: str, settings: Settings, tmp_path: Path
 ) -> None:
+    from hpsearch.catalog.upgrade import upgrade_mlflow
+
+    upgrade_mlflow(postgres_database)  # on PostgreSQL the schema is an explicit step
     parents = _run_two_workers(postgres_database, settings.artifact_root, tmp_path)
     _check_store(postgres_database, parents)
