@@ -156,14 +156,13 @@ def _retries(study: optuna.Study) -> int:
 
 def _existing_tracker(settings: Settings, study_name: str) -> StudyTracker | None:
     """The study's tracker when its MLflow experiment exists; reconcile never creates one."""
-    from mlflow.tracking import MlflowClient
-
     from hpsearch.tracking import StudyTracker
+    from hpsearch.tracking._store import open_client
 
     database = _sqlite_file(settings.mlflow_uri)
     if database is not None and not database.exists():  # no MLflow store: nothing to end
         return None
-    if MlflowClient(settings.mlflow_uri).get_experiment_by_name(study_name) is None:
+    if open_client(settings.mlflow_uri).get_experiment_by_name(study_name) is None:
         return None
     return StudyTracker(study_name, settings.mlflow_uri, settings.artifact_root)
 

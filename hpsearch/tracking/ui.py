@@ -25,7 +25,8 @@ from typing import IO
 
 from hpsearch.errors import UserError
 from hpsearch.settings import Settings, mask_password
-from hpsearch.tracking._store import is_server_uri
+from hpsearch.tracking._store import is_server_uri, open_client
+from hpsearch.tracking._tags import ROLE, ROLE_TRIAL
 
 _START_TIMEOUT_S = 90.0
 _STOP_TIMEOUT_S = 10.0
@@ -74,15 +75,29 @@ def experiment_url(base: str, experiment_id: str | None) -> str:
     )
 
 
+def latest_study_experiment_id(tracking_uri: str) -> str | None:
+    """The experiment of the study whose trial started last, or None when there is none yet
+    (`hpsearch ui` without --study then opens what the user most likely just launched)."""
+    client = open_client(tracking_uri)
+    experiment_ids = [e.experiment_id for e in client.search_experiments(max_results=1000)]
+    if not experiment_ids:
+        return None
+    runs = client.search_runs(
+        experiment_ids,
+        filter_string=f"tags.`{ROLE}` = '{ROLE_TRIAL}'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    return str(runs[0].info.experiment_id) if runs else None
+
+
 def run_url(base: str, experiment_id: str, run_id: str) -> str:
     return f"{base}/#/experiments/{experiment_id}/runs/{run_id}"
 
 
 def find_experiment_id(tracking_uri: str, study_name: str) -> str:
     """The id of the study's experiment; UserError naming the store when there is none."""
-    from mlflow.tracking import MlflowClient
-
-    experiment = MlflowClient(tracking_uri=tracking_uri).get_experiment_by_name(study_name)
+    experiment = open_client(tracking_uri).get_experiment_by_name(study_name)
     if experiment is None or experiment.lifecycle_stage != "active":
         where = mask_password(tracking_uri)
         raise UserError(f"no MLflow experiment for study {study_name!r} in {where}")
@@ -105,14 +120,13 @@ def _allowed_hosts(host: str, port: int) -> list[str]:
 
 
 def server_command(settings: Settings, host: str, port: int) -> list[str]:
-    """`mlflow server` on the settings' backend store and artifact root."""
+    """`mlflow server` on the artifact root; the backend store URI goes in its environment
+    (server_env), so a password in it never shows in the process list."""
     command = [
         sys.executable,
         "-m",
         "mlflow",
         "server",
-        "--backend-store-uri",
-        settings.mlflow_uri,
         "--default-artifact-root",
         settings.artifact_root,
         "--artifacts-destination",
@@ -208,7 +222,11 @@ def running_ui(
             "open it in a browser"
         )
     settings.ensure_home()
-    experiment_id = find_experiment_id(settings.mlflow_uri, study_name) if study_name else None
+    uri = settings.mlflow_uri
+    if study_name:
+        experiment_id: str | None = find_experiment_id(uri, study_name)
+    else:
+        experiment_id = latest_study_experiment_id(uri)
     port = port or free_port("127.0.0.1" if host in ("0.0.0.0", "::") else host)
     log_path = settings.home / "mlflow-ui.log"
     with open(log_path, "ab") as log:
@@ -223,14 +241,19 @@ def running_ui(
         server.stop()
 
 
-def _start(settings: Settings, host: str, port: int, log: IO[bytes]) -> subprocess.Popen[bytes]:
-    # a session of its own: the terminal's Ctrl-C reaches only us, and we stop the group
-    env = dict(os.environ)
+def server_env(settings: Settings) -> dict[str, str]:
+    """The server's environment: ours, plus the backend store URI `mlflow server` reads."""
+    env = {**os.environ, "MLFLOW_BACKEND_STORE_URI": settings.mlflow_uri}
     # MLflow's GenAI job runner (eight huey consumers) has nothing to do for a browsing UI
     env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
+    return env
+
+
+def _start(settings: Settings, host: str, port: int, log: IO[bytes]) -> subprocess.Popen[bytes]:
+    # a session of its own: the terminal's Ctrl-C reaches only us, and we stop the group
     return subprocess.Popen(
         server_command(settings, host, port),
-        env=env,
+        env=server_env(settings),
         stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -17,7 +17,7 @@ import pytest
 from hpsearch.errors import UserError
 from hpsearch.settings import Settings
 from hpsearch.tracking import StudyTracker, serve_ui
-from hpsearch.tracking.ui import is_loopback, server_command
+from hpsearch.tracking.ui import is_loopback, server_command, server_env
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.7", "example.org", "::"])
@@ -58,8 +58,9 @@ def test_server_command_keeps_security_middleware(
     )
     for command in (local, remote):
         assert not any("disable-security" in arg for arg in command)
-        assert command[command.index("--backend-store-uri") + 1] == settings.mlflow_uri
+        assert settings.mlflow_uri not in command  # passwords stay out of the process list
         assert command[command.index("--default-artifact-root") + 1] == settings.artifact_root
+    assert server_env(settings)["MLFLOW_BACKEND_STORE_URI"] == settings.mlflow_uri
 
 
 def read_url(process: subprocess.Popen[str], timeout_s: float = 120) -> str:
@@ -77,15 +78,11 @@ def read_url(process: subprocess.Popen[str], timeout_s: float = 120) -> str:
     )
 
 
-def start_serve_ui(study_name: str, cwd: Path) -> subprocess.Popen[str]:
-    """serve_ui in a child process, as `hpsearch ui` runs it (HPSEARCH_HOME from the env)."""
-    code = (
-        "from hpsearch.settings import get_settings\n"
-        "from hpsearch.tracking import serve_ui\n"
-        f"serve_ui(get_settings(), study_name={study_name!r})\n"
-    )
+def start_serve_ui(study_name: str | None, cwd: Path, *options: str) -> subprocess.Popen[str]:
+    """`hpsearch ui [--study NAME] OPTIONS...` as a user runs it (HPSEARCH_HOME from the env)."""
+    study = ["--study", study_name] if study_name else []
     return subprocess.Popen(
-        [sys.executable, "-c", code],
+        [sys.executable, "-m", "hpsearch", "ui", *study, *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -118,3 +115,32 @@ def test_serve_ui_answers_and_stops_on_ctrl_c(settings: Settings, tmp_path: Path
     assert process.returncode == 0
     with pytest.raises(OSError):  # nothing listens there any more
         urllib.request.urlopen(f"{base}/health", timeout=2)
+
+
+@pytest.mark.slow
+def test_without_a_study_it_opens_the_study_that_ran_last(
+    settings: Settings, tmp_path: Path
+) -> None:
+    older = StudyTracker("older-study", settings.mlflow_uri, settings.artifact_root)
+    newer = StudyTracker("newer-study", settings.mlflow_uri, settings.artifact_root)
+    for tracker in (older, newer):  # a trial each, newer's last
+        tracker.start_trial(0, {}, {}, seed=0, dataset_fingerprint="f")
+        time.sleep(0.01)
+    process = start_serve_ui(None, tmp_path)
+    try:
+        assert read_url(process).endswith(f"/#/experiments/{newer.experiment_id}/runs")
+    finally:
+        stop_serve_ui(process)
+
+
+@pytest.mark.slow
+def test_a_remote_bind_warns_that_mlflow_has_no_authentication(
+    settings: Settings, tmp_path: Path
+) -> None:
+    process = start_serve_ui(None, tmp_path, "--host", "0.0.0.0", "--allow-remote")
+    try:
+        read_url(process)
+    finally:
+        stop_serve_ui(process)
+    assert process.stderr is not None
+    assert "no authentication" in process.stderr.read().lower()
