@@ -96,16 +96,22 @@ def predict(
     model: Annotated[
         str, typer.Argument(help="A model folder, models:/NAME@ALIAS or runs:/ID/model")
     ],
+    files: Annotated[
+        list[Path] | None, typer.Argument(help="With --images: image files (PNG, JPEG, IDX).")
+    ] = None,
     dataset: Annotated[str | None, typer.Option(help="Evaluate on this dataset.")] = None,
     split: Annotated[str, typer.Option(help="test, val or train")] = "test",
-    images: Annotated[list[Path] | None, typer.Option(help="Image files (PNG, JPEG, IDX).")] = None,
+    # a flag, and the files as arguments: `--images a.png b.png` (an option takes one value)
+    images: Annotated[bool, typer.Option("--images", help="Predict the FILES given.")] = False,
     data_dir: DataDir = None,
     json_output: Json = False,
 ) -> None:
-    """Accuracy on a dataset split, or one predicted digit per image."""
+    """Accuracy on a dataset split, or one predicted digit per image (--images FILE...)."""
     from hpsearch.standalone import predict_command
 
-    report = predict_command(model, dataset=dataset, split=split, images=images, data_dir=data_dir)
+    if bool(files) != images:
+        raise UserError("image files go with --images: hpsearch predict MODEL --images FILE...")
+    report = predict_command(model, dataset=dataset, split=split, images=files, data_dir=data_dir)
     if json_output:
         _print_json(report)
     elif "accuracy" in report:
@@ -132,13 +138,17 @@ def launch(
     data_dir: DataDir = None,
 ) -> None:
     """Create or resume a study and run it with W worker processes to N finished trials."""
-    from hpsearch.study.launch import LaunchRequest
+    from hpsearch.study.launch import LaunchRequest, WorkersFailed
     from hpsearch.study.launch import launch as run_launch
 
     request = LaunchRequest(
         study_file, workers, n_trials, timeout, allow_changed_config, data_dir, not no_tracking
     )
-    status = run_launch(request, _settings(storage, tracking_uri), console)
+    try:
+        status = run_launch(request, _settings(storage, tracking_uri), console)
+    except WorkersFailed as exc:  # 2 when the workers hit a user error, else 1
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(exc.exit_code) from None
     best = status["best"]
     if best is not None:
         console.print(f"best val_accuracy {best['val_accuracy']:.4f} (trial {best['trial']})")

@@ -18,7 +18,7 @@ from hpsearch.study.budget import create_or_resume
 from hpsearch.study.config import StudyConfig, load_study_file
 from hpsearch.study.progress import status_table, study_status
 from hpsearch.study.storage import open_storage, probe_storage
-from hpsearch.study.worker import WorkerOptions, worker_process
+from hpsearch.study.worker import WorkerOptions, preflight, stop_signals_interrupt, worker_process
 
 if TYPE_CHECKING:
     from hpsearch.tracking import StudyTracker
@@ -42,10 +42,24 @@ def blas_threads_per_worker(workers: int) -> int:
     return max(1, (cores or 1) // workers)
 
 
-def _start_workers(request: LaunchRequest, config: StudyConfig, settings: Settings) -> list[Any]:
+class WorkersFailed(Exception):
+    """Worker processes of a launch ended with an error. `exit_code`: 2 if all were user errors."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _data_dir(request: LaunchRequest, settings: Settings) -> Path | None:
+    return request.data_dir or settings.data_dir  # the flag, else $HPSEARCH_DATA_DIR
+
+
+def _start_workers(
+    request: LaunchRequest, config: StudyConfig, settings: Settings, processes: list[Any]
+) -> None:
+    """Start the workers into `processes` one by one: an interrupt mid-way still stops those."""
     context = multiprocessing.get_context("spawn")  # no forked SQLite/BLAS state in children
     threads = blas_threads_per_worker(request.workers)
-    processes = []
     for index in range(request.workers):
         options = WorkerOptions(
             study_name=config.name,
@@ -55,12 +69,11 @@ def _start_workers(request: LaunchRequest, config: StudyConfig, settings: Settin
             blas_threads=threads,
             worker_index=index,
             timeout=request.timeout or config.budget.timeout,  # the flag, else the study file
-            data_dir=request.data_dir or settings.data_dir,
+            data_dir=_data_dir(request, settings),
         )
         process = context.Process(target=worker_process, args=(options,), name=f"worker-{index}")
         process.start()
         processes.append(process)
-    return processes
 
 
 def _stop(processes: list[Any]) -> None:
@@ -76,6 +89,26 @@ def _stop(processes: list[Any]) -> None:
             process.join()
 
 
+def _check_exit_codes(processes: list[Any]) -> None:
+    """A worker that ended with an error fails the launch, even when the others finished it."""
+    failed = [p for p in processes if p.exitcode]
+    if failed:
+        code = 2 if all(p.exitcode == 2 for p in failed) else 1
+        ends = ", ".join(f"{p.name} ({_how_it_ended(p.exitcode)})" for p in failed)
+        raise WorkersFailed(f"worker process(es) failed: {ends}", code)
+
+
+def _how_it_ended(exitcode: int) -> str:
+    if exitcode == 2:
+        return "a user error, printed above"
+    if exitcode < 0:  # multiprocessing's way of saying "killed by a signal"
+        try:
+            return f"killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"killed by signal {-exitcode}"
+    return f"exit code {exitcode}"
+
+
 def _watch(processes: list[Any], study: Any, console: Console) -> None:
     with Live(status_table(study_status(study)), console=console, auto_refresh=False) as live:
         while any(p.is_alive() for p in processes):
@@ -85,12 +118,51 @@ def _watch(processes: list[Any], study: Any, console: Console) -> None:
 
 
 def launch(request: LaunchRequest, settings: Settings, console: Console) -> dict[str, Any]:
-    """Run the study to its budget. Returns the final status; raises KeyboardInterrupt on Ctrl-C."""
+    """Run the study to its budget. Returns the final status.
+
+    Raises KeyboardInterrupt on Ctrl-C or SIGTERM (after stopping the workers and ending the
+    launch in the catalog), WorkersFailed when a worker process ended with an error.
+    """
+    with stop_signals_interrupt():  # `kill` or `docker stop` must clean up as Ctrl-C does
+        return _launch(request, settings, console)
+
+
+def _launch(request: LaunchRequest, settings: Settings, console: Console) -> dict[str, Any]:
     config, text = load_study_file(request.study_file)  # a bad file stops here: nothing written
     n_trials = request.n_trials or config.budget.n_trials
     probe_storage(settings.optuna_url)  # a bad or unreachable URL: refused before any write
+    if request.tracking:
+        from hpsearch.tracking._store import probe_tracking_uri  # MLflow: imported when needed
+
+        probe_tracking_uri(settings.mlflow_uri)
+    if request.workers:  # what our workers need; queue-only leaves that to workers elsewhere
+        preflight(config, _data_dir(request, settings))
     settings.ensure_home()
     catalog, launch_id = _record_launch(config, text, request, settings, n_trials)
+    exit_status = 1
+    try:
+        status = _run(request, settings, console, config, text, n_trials)
+        exit_status = 0
+    except KeyboardInterrupt:
+        exit_status = 130
+        raise
+    except WorkersFailed as exc:
+        exit_status = exc.exit_code
+        raise
+    finally:
+        catalog.end_launch(launch_id, exit_status)
+        catalog.close()
+    return status
+
+
+def _run(
+    request: LaunchRequest,
+    settings: Settings,
+    console: Console,
+    config: StudyConfig,
+    text: str,
+    n_trials: int,
+) -> dict[str, Any]:
     storage = open_storage(settings.optuna_url)
     study, added = create_or_resume(config, text, storage, n_trials)
     console.print(
@@ -99,25 +171,18 @@ def launch(request: LaunchRequest, settings: Settings, console: Console) -> dict
     )
     if request.workers == 0:  # queue only: workers elsewhere (`hpsearch worker`) run the trials
         console.print(f"queued; run trials with: hpsearch worker {config.name} --storage URL")
-        catalog.end_launch(launch_id, 0)
-        catalog.close()
         return study_status(study)
     # The experiment and the parent run exist before any worker starts: workers only find them.
     tracker = _tracker(config.name, settings) if request.tracking else None
-    exit_status = 1
-    processes = _start_workers(request, config, settings)
+    processes: list[Any] = []
     try:
+        _start_workers(request, config, settings, processes)
         _watch(processes, study, console)
-        exit_status = max((p.exitcode or 0) for p in processes)
-    except KeyboardInterrupt:
-        exit_status = 130
-        raise
     finally:
         _stop(processes)
         if tracker is not None:
             _summarise(tracker, study, settings, console)
-        catalog.end_launch(launch_id, exit_status)
-        catalog.close()
+    _check_exit_codes(processes)
     return study_status(study)
 
 

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import multiprocessing
 import os
 import signal
 import socket
+import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,7 +31,8 @@ from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 from threadpoolctl import threadpool_limits
 
-from hpsearch.data import load_splits
+from hpsearch.data import load_dataset, load_splits
+from hpsearch.errors import UserError
 from hpsearch.study.algorithms import make_pruner, make_sampler
 from hpsearch.study.budget import CONFIG_ATTR, pop_slot
 from hpsearch.study.config import StudyConfig, parse_study
@@ -103,23 +108,54 @@ def _heartbeat(
             thread.join()
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# Code that must not be broken off half-way: an exception raised inside a database client can
+# leave a write transaction open, and our own clean-up writes then wait on it (SQLite: 20 s).
+_DATABASE_CODE = ("sqlalchemy", "sqlite3", "psycopg", "mlflow.store", "optuna.storages")
+_SIGNAL_RETRY_SECONDS = 0.05
+
+
 @contextlib.contextmanager
-def _signals_interrupt() -> Iterator[None]:
-    """SIGTERM behaves like Ctrl-C, so both end the running trial cleanly."""
+def stop_signals_interrupt() -> Iterator[None]:
+    """SIGTERM behaves like Ctrl-C: KeyboardInterrupt, so both end the running work cleanly.
 
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, handler)
+    The interrupt waits until no database call is in progress. Only the first stop signal
+    interrupts: a repeated one must not break off the clean-up the first one started (SIGKILL
+    still stops at once). Handlers exist only in the main thread.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _interrupt) for sig in STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    if _in_database_call(frame):  # deliver it again in a moment, when the call has returned
+        resend = threading.Timer(_SIGNAL_RETRY_SECONDS, os.kill, (os.getpid(), signum))
+        resend.daemon = True
+        resend.start()
+        return
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _in_database_call(frame: FrameType | None) -> bool:
+    while frame is not None:
+        if str(frame.f_globals.get("__name__", "")).startswith(_DATABASE_CODE):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _fail_and_retry(study: optuna.Study, trial: optuna.Trial) -> None:
     """An interrupted trial ends FAIL and gets its one retry, so the budget stays exact."""
-    old = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    old = {sig: signal.signal(sig, signal.SIG_IGN) for sig in STOP_SIGNALS}
     try:
         with_retries(lambda: fail_and_retry(study, trial._trial_id), "failing the trial")
     finally:
@@ -186,6 +222,20 @@ def _next_trial(
     return None
 
 
+def preflight(config: StudyConfig, data_dir: Path | None) -> None:
+    """What a worker needs before its first trial, for `launch` to check before any write.
+
+    A sampler or pruner that cannot be built here, or a dataset that cannot be found, raises a
+    one-line UserError. A dataset not yet on this machine is downloaded now, once, rather than
+    by every worker at the same time; the workers then read it from the cache.
+    """
+    with warnings.catch_warnings():  # built only to see that it can be: no "experimental" noise
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        make_sampler(config.sampler, config.seed)
+        make_pruner(config.pruner, config.epochs)
+    load_dataset(config.dataset.name, data_dir)
+
+
 def run_worker(options: WorkerOptions) -> int:
     """Run trials until the pool is empty or the timeout passes. Returns trials run here."""
     storage = open_existing_storage(options.storage_url)
@@ -214,14 +264,23 @@ def run_worker(options: WorkerOptions) -> int:
         fail_stale(study, tracker)
 
     done = 0
-    with threadpool_limits(limits=options.blas_threads), _signals_interrupt():
+    with threadpool_limits(limits=options.blas_threads), stop_signals_interrupt():
         while (trial := _next_trial(study, deadline, tracker)) is not None:
-            with_retries(partial(_set_user_attrs, trial, attrs), "starting the trial")
+            _start_trial(study, trial, attrs)
             run_trial(study, storage, trial, objective, watch)
             done += 1
     if tracker is not None:  # the last one out ends runs whose trials ended without them
         kill_orphaned_runs(study, tracker)
     return done
+
+
+def _start_trial(study: optuna.Study, trial: optuna.Trial, attrs: dict[str, Any]) -> None:
+    """Tag a claimed trial with its worker; a stop signal here must not leave it RUNNING."""
+    try:
+        with_retries(partial(_set_user_attrs, trial, attrs), "starting the trial")
+    except KeyboardInterrupt:
+        _fail_and_retry(study, trial)
+        raise
 
 
 def _set_user_attrs(trial: optuna.Trial, attrs: dict[str, Any]) -> None:
@@ -238,10 +297,19 @@ def _tracker(options: WorkerOptions) -> StudyTracker | None:
 
 
 def worker_process(options: WorkerOptions) -> None:
-    """Entry point of a worker process started by `launch`: exit code 130 when interrupted."""
+    """Entry point of a worker process started by `launch`.
+
+    Exit code 130 when interrupted; on a user error (a dataset it cannot load, a sampler it
+    cannot build) one line on stderr and exit code 2, which `launch` reports as a user error.
+    Any other error keeps multiprocessing's traceback (a bug) and exit code 1.
+    """
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         run_worker(options)
     except KeyboardInterrupt:
         raise SystemExit(130) from None
+    except UserError as exc:
+        name = multiprocessing.current_process().name
+        print(f"error: {name}: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(exc.exit_code) from None

@@ -103,6 +103,29 @@ def open_client(tracking_uri: str) -> MlflowClient:
     raise AssertionError("unreachable")
 
 
+def probe_tracking_uri(tracking_uri: str) -> None:
+    """Refuse a tracking URI that cannot work before anything is written anywhere.
+
+    SQLite (created on first use) and a tracking server pass; a server database must be
+    reachable and at MLflow's head (read only); anything else is a one-line UserError.
+    """
+    if is_server_uri(tracking_uri):
+        return
+    try:
+        backend = sa.make_url(tracking_uri).get_backend_name()
+    except sa.exc.ArgumentError:
+        backend = None
+    if backend == "sqlite":
+        return
+    if backend in _SERVER_DATABASES:
+        require_mlflow_schema(tracking_uri)
+        return
+    raise UserError(
+        f"not a tracking URI: {mask_password(tracking_uri)!r} (expected sqlite:///FILE, "
+        "postgresql+psycopg://USER@HOST/DB or http(s)://SERVER)"
+    )
+
+
 def is_server_database(tracking_uri: str) -> bool:
     """True for a backend store on a database server, False for SQLite, http(s) and paths."""
     try:

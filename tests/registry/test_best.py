@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 from optuna.trial import FrozenTrial, TrialState
+from PIL import Image
 
+import hpsearch
 from hpsearch.data import Splits
 from hpsearch.errors import UserError
 from hpsearch.registry import _tags as R
@@ -77,7 +83,7 @@ def test_registry_run_and_folder_give_identical_predictions(
 ) -> None:
     report = best(settings, STUDY_NAME, out=tmp_path / "model")
     models = [
-        load_model(f"models:/{STUDY_NAME}@champion"),
+        hpsearch.load_model(f"models:/{STUDY_NAME}@champion"),  # the public entry point
         load_model(f"models:/{STUDY_NAME}/1"),
         load_model(f"runs:/{report['run_id']}/model"),
         load_model(tmp_path / "model"),
@@ -243,3 +249,35 @@ def test_a_model_without_a_logged_checksum_is_refused(settings: Settings, tmp_pa
     sha = _client(settings).get_run(report["run_id"]).data.tags["hpsearch.weights_sha256"]
     known = ModelSource("models:/x@y", folder, None, sha)
     assert fetch_model(known, tmp_path / "out", tracking_uri=settings.mlflow_uri) == sha
+
+
+def _hpsearch(*args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "hpsearch", *args]
+    return subprocess.run(
+        command, capture_output=True, text=True, env=dict(os.environ), timeout=300
+    )
+
+
+def test_best_and_predict_commands_end_to_end(
+    settings: Settings, splits: Splits, tmp_path: Path
+) -> None:
+    done = _hpsearch("best", STUDY_NAME, "--json", "--out", str(tmp_path / "model"))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)  # exactly one JSON object on stdout
+    assert report["model_uri"] == f"models:/{STUDY_NAME}@champion"
+    assert report["path"] == str((tmp_path / "model").resolve())
+    assert {"study", "trial", "run_id", "version", "val_accuracy", "test_accuracy"} <= set(report)
+
+    done = _hpsearch("predict", report["model_uri"], "--dataset", "digits", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["accuracy"] == report["test_accuracy"]
+
+    # the same digit drawn light-on-dark and dark-on-light, at another size: one answer
+    pixels = (splits.x_test[0].reshape(8, 8) * 255).astype(np.uint8)
+    Image.fromarray(pixels).resize((32, 32), Image.NEAREST).save(tmp_path / "dark.png")
+    Image.fromarray(255 - pixels).resize((40, 40), Image.NEAREST).save(tmp_path / "light.png")
+    done = _hpsearch("predict", str(tmp_path / "model"), "--images",
+                     str(tmp_path / "dark.png"), str(tmp_path / "light.png"), "--json")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    first, second = json.loads(done.stdout)["predictions"]
+    assert first == second and 0 <= first <= 9

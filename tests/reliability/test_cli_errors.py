@@ -28,6 +28,10 @@ CASES: dict[str, list[str]] = {
     "predict-missing-folder": ["predict", "{dir}/no-model", "--dataset", "digits"],
     "predict-unknown-dataset": ["predict", "{dir}/model", "--dataset", "nosuch"],
     "predict-missing-image": ["predict", "{dir}/model", "--images", "{dir}/none.png"],
+    "predict-files-without-images-flag": ["predict", "{dir}/model", "{dir}/none.png"],
+    "predict-images-flag-without-files": ["predict", "{dir}/model", "--images"],
+    "predict-both-dataset-and-images": ["predict", "{dir}/model", "--dataset", "digits",
+                                        "--images", "{dir}/none.png"],
     "launch-missing-file": ["launch", "{dir}/none.yaml"],
     "launch-malformed-yaml": ["launch", "{dir}/malformed.yaml"],
     "launch-workers-out-of-range": ["launch", "{dir}/tiny.yaml", "--workers", "-1"],
@@ -41,15 +45,25 @@ CASES: dict[str, list[str]] = {
     "replay-wrong-study": ["replay", "nosuch", "0"],
     "replay-bad-trial-number": ["replay", "nosuch", "x"],
     "best-wrong-study": ["best", "nosuch"],
+    "best-bad-tracking-uri": ["best", "nosuch", "--tracking-uri", "notaurl"],
+    "best-unreachable-storage": ["best", "nosuch", "--storage", UNREACHABLE_PG],
+    "launch-bad-tracking-uri": ["launch", "{dir}/tiny.yaml", "--tracking-uri", "notaurl"],
+    "worker-bad-tracking-uri": ["worker", "tiny", "--tracking-uri", "notaurl"],
+    "predict-unknown-registered-model": ["predict", "models:/nosuch@champion",
+                                         "--dataset", "digits"],
+    "predict-malformed-model-uri": ["predict", "models:/", "--dataset", "digits"],
+    "reconcile-wrong-study": ["reconcile", "nosuch"],
+    "reconcile-unreachable-storage": ["reconcile", "nosuch", "--storage", UNREACHABLE_PG],
+    "studies-bad-database-url": ["studies"],
     "ui-port-out-of-range": ["ui", "--port", "0"],
     "ui-remote-host-without-flag": ["ui", "--host", "0.0.0.0"],
     "db-upgrade-bad-url": ["db", "upgrade", "--database-url", "notaurl"],
     "db-upgrade-unreachable": ["db", "upgrade", "--storage", UNREACHABLE_PG],
 }  # fmt: skip
-# Known gaps outside the study layer, each with the fix asked for in the reliability report.
-# A gap that gets fixed simply passes.
-_READ_ONLY = "opens the Optuna storage with open_storage, which creates optuna.db: use "
-GAPS: dict[str, str] = {}  # cases still known to fail, with the fix each needs
+# environment a case runs with, beside its own HPSEARCH_HOME
+CASE_ENV: dict[str, dict[str, str]] = {
+    "studies-bad-database-url": {"HPSEARCH_DATABASE_URL": "notaurl"},
+}
 
 
 @dataclass(frozen=True)
@@ -81,7 +95,7 @@ def _run(case: str, argv: list[str], root: Path) -> Outcome:
     directory = root / case
     _prepare(directory)
     before = _files(directory)
-    env = {**os.environ, "HPSEARCH_HOME": str(directory / "home")}
+    env = {**os.environ, "HPSEARCH_HOME": str(directory / "home"), **CASE_ENV.get(case, {})}
     args = [arg.format(dir=directory) for arg in argv]
     done = subprocess.run([sys.executable, "-m", "hpsearch", *args],
                           capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
@@ -101,13 +115,8 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
     outcomes: dict[str, Outcome], case: str
 ) -> None:
     outcome = outcomes[case]
-    try:
-        assert outcome.returncode == 2, outcome.stderr
-        assert "Traceback" not in outcome.stderr
-        lines = outcome.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].strip(), outcome.stderr
-        assert outcome.written == [], f"{case} wrote {outcome.written}"
-    except AssertionError:
-        if case in GAPS:
-            pytest.xfail(GAPS[case])
-        raise
+    assert outcome.returncode == 2, outcome.stderr
+    assert "Traceback" not in outcome.stderr
+    lines = outcome.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].strip(), outcome.stderr
+    assert outcome.written == [], f"{case} wrote {outcome.written}"

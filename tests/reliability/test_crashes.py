@@ -5,16 +5,21 @@ Each test kills real `hpsearch worker` processes in the middle of a trial.
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import mlflow
 import optuna
 import pytest
 from optuna.trial import TrialState
 
+from hpsearch.catalog import open_catalog
 from hpsearch.settings import get_settings
 from hpsearch.study.budget import count, pop_slot
 from hpsearch.study.reconcile import fail_stale, reconcile
@@ -180,3 +185,45 @@ def test_two_detectors_of_the_same_stale_trials_make_one_retry_each(
         assert trial is not None
         assert len(retries_of(trials, trial.number)) == 1
     assert count(trials).waiting == 6
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_to_launch_stops_it_like_ctrl_c(
+    study_path: StudyPath, tmp_path: Path, signum: int
+) -> None:
+    # before: SIGTERM killed the launcher outright: no clean-up, its launch row never ended
+    stdout, stderr = tmp_path / "launch.out", tmp_path / "launch.err"
+    with stdout.open("wb") as out, stderr.open("wb") as err:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hpsearch", "launch", str(study_path(budget={"n_trials": 4})),
+             "--workers", "2"], stdout=out, stderr=err, env=os.environ.copy(),
+        )  # fmt: skip
+        try:
+            # the study exists once the launcher says so; opening optuna.db earlier would race it
+            wait_for(lambda: "trial(s) added" in stdout.read_text(), 60, "the study")
+            study = load_study()
+            wait_for(lambda: len(trials_in_flight(study)) == 2, 90, "two trials in flight")
+            victims = trials_in_flight(study)
+            process.send_signal(signum)
+            stopped_at = time.monotonic()
+            returncode = process.wait(30)
+        finally:
+            process.kill()
+    assert time.monotonic() - stopped_at < 10, "the launch must stop within seconds"
+    assert returncode == 130, stderr.read_text()  # Ctrl-C's exit code, for both signals
+    assert "Traceback" not in stderr.read_text()
+
+    trials = study.get_trials()
+    assert not study.get_trials(states=(TrialState.RUNNING,))
+    for victim in victims:
+        assert trials[victim.number].state == TrialState.FAIL
+        assert len(retries_of(trials, victim.number)) == 1
+        assert run_status(victim.user_attrs["mlflow_run_id"]) == "KILLED"
+    client = mlflow.MlflowClient(get_settings().mlflow_uri)
+    experiment = client.get_experiment_by_name("faults")
+    assert experiment is not None
+    runs = client.search_runs([experiment.experiment_id])  # the study's parent run too
+    assert "RUNNING" not in {r.info.status for r in runs}
+    with open_catalog(get_settings()) as catalog:
+        (launch,) = catalog.list_launches("faults")
+    assert launch.ended_at is not None and launch.exit_status == 130

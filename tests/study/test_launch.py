@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -93,12 +94,45 @@ def test_diverged_trials_end_pruned_and_the_study_goes_on(study_file: StudyFile)
 def test_bad_study_file_exits_2_and_creates_no_store(
     study_file: StudyFile, hpsearch_home: Path, changes: dict[str, object], expected: str
 ) -> None:
-    path = study_file(**changes)
-    result = subprocess.run(
-        [sys.executable, "-m", "hpsearch", "launch", str(path)],
-        capture_output=True, text=True, env=os.environ, timeout=120,
-    )  # fmt: skip
+    result = _launch_cli(study_file(**changes))
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and expected in result.stderr
     assert "Traceback" not in result.stderr
+    assert not hpsearch_home.exists()
+
+
+def _launch_cli(
+    path: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hpsearch", "launch", str(path), *args],
+        capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=120,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("where", ["--data-dir", "HPSEARCH_DATA_DIR"])
+def test_a_dataset_not_found_exits_2_before_any_store_is_created(
+    study_file: StudyFile, hpsearch_home: Path, tmp_path: Path, where: str
+) -> None:
+    # before: the launch created all three stores, each worker printed a traceback, exit code 0
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    path = study_file(dataset={"name": "mnist"})
+    if where == "--data-dir":
+        result = _launch_cli(path, "--workers", "2", "--data-dir", str(empty))
+    else:
+        result = _launch_cli(path, "--workers", "2", env={"HPSEARCH_DATA_DIR": str(empty)})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and f"mnist: {empty} lacks" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not hpsearch_home.exists()  # no optuna.db, mlflow.db or hpsearch.db: no rows anywhere
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is not None, reason="PyTorch is installed")
+def test_a_sampler_that_cannot_be_built_exits_2_before_any_store_is_created(
+    study_file: StudyFile, hpsearch_home: Path
+) -> None:
+    result = _launch_cli(study_file(sampler={"type": "gp"}), "--workers", "2")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "needs PyTorch" in result.stderr
     assert not hpsearch_home.exists()
