@@ -19,7 +19,7 @@ from sqlalchemy.pool import NullPool
 
 from hpsearch.catalog.locks import migration_lock, sqlite_path
 from hpsearch.catalog.models import VERSION_TABLE
-from hpsearch.errors import UserError
+from hpsearch.errors import OutdatedSchema, UserError
 from hpsearch.settings import mask_password
 
 UPGRADE_COMMAND = "hpsearch db upgrade"
@@ -108,10 +108,5 @@ def check_catalog_current(url: str) -> None:
         raise unreachable("hpsearch catalog", url, exc) from None
     finally:
         engine.dispose()
-    if revision == head_revision():
-        return
-    state = "has no hpsearch tables" if revision is None else f"is at revision {revision}"
-    raise UserError(
-        f"the hpsearch catalog at {mask_password(url)} {state}, expected {head_revision()}: "
-        f"run `{UPGRADE_COMMAND}`"
-    )
+    if revision != head_revision():
+        raise OutdatedSchema("hpsearch", mask_password(url), revision, head_revision())

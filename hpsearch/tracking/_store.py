@@ -24,7 +24,7 @@ from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
 from mlflow.tracking import MlflowClient
 from sqlalchemy.pool import NullPool
 
-from hpsearch.errors import UserError
+from hpsearch.errors import OutdatedSchema, UserError
 from hpsearch.settings import mask_password
 from hpsearch.tracking._tags import ROLE, ROLE_STUDY, STUDY_NAME
 
@@ -151,13 +151,9 @@ def require_mlflow_schema(tracking_uri: str) -> None:
     reads the version and creates nothing.
     """
     revision = _schema_version(tracking_uri)
-    if revision == mlflow_head_revision():
-        return
-    state = "has no MLflow tables" if revision is None else f"is at revision {revision}"
-    raise UserError(
-        f"the MLflow database at {mask_password(tracking_uri)} {state}, expected "
-        f"{mlflow_head_revision()}: run `hpsearch db upgrade`"
-    )
+    if revision != mlflow_head_revision():
+        where = mask_password(tracking_uri)
+        raise OutdatedSchema("MLflow", where, revision, mlflow_head_revision())
 
 
 def _schema_version(tracking_uri: str) -> str | None:
