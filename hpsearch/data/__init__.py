@@ -3,7 +3,7 @@
 Imports neither Optuna nor MLflow: the trainer and the CLI sit above it.
 """
 
-from hpsearch.data._dataset import Dataset, load_dataset
+from hpsearch.data._dataset import Dataset, load_dataset, release_loaded
 from hpsearch.data._errors import DatasetError
 from hpsearch.data._idx import read_idx, write_idx
 from hpsearch.data._images import load_images
@@ -20,5 +20,6 @@ __all__ = [
     "load_splits",
     "make_splits",
     "read_idx",
+    "release_loaded",
     "write_idx",
 ]

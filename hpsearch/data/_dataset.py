@@ -61,6 +61,11 @@ def load_dataset(
     return dataset
 
 
+def release_loaded() -> None:
+    """Forget the datasets kept in memory (a process that only checked one needs none)."""
+    _MEMORY.clear()
+
+
 def _from_cache(spec: IdxSpec, key: str) -> Dataset | None:
     arrays = load_parsed(spec.name, key, _ARRAYS)
     if arrays is None:

@@ -31,7 +31,7 @@ from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 from threadpoolctl import threadpool_limits
 
-from hpsearch.data import load_dataset, load_splits
+from hpsearch.data import load_dataset, load_splits, release_loaded
 from hpsearch.errors import UserError
 from hpsearch.study.algorithms import make_pruner, make_sampler
 from hpsearch.study.budget import CONFIG_ATTR, pop_slot
@@ -234,6 +234,7 @@ def preflight(config: StudyConfig, data_dir: Path | None) -> None:
         make_sampler(config.sampler, config.seed)
         make_pruner(config.pruner, config.epochs)
     load_dataset(config.dataset.name, data_dir)
+    release_loaded()  # the launcher only checks it: its workers load their own copies
 
 
 def run_worker(options: WorkerOptions) -> int:
