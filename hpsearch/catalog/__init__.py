@@ -10,7 +10,7 @@ from hpsearch.catalog.catalog import (
     open_catalog,
 )
 from hpsearch.catalog.migrate import UPGRADE_COMMAND, check_catalog_current, head_revision
-from hpsearch.catalog.upgrade import refuse_shared_databases, upgrade_all
+from hpsearch.catalog.upgrade import refuse_shared_databases, store_urls, upgrade_all
 
 __all__ = [
     "UPGRADE_COMMAND",
@@ -24,5 +24,6 @@ __all__ = [
     "head_revision",
     "open_catalog",
     "refuse_shared_databases",
+    "store_urls",
     "upgrade_all",
 ]

@@ -38,11 +38,7 @@ def upgrade_all(settings: Settings) -> dict[str, str]:
     Idempotent and safe from several processes at once: per database, one takes the lock and
     migrates, the others then find the schema current.
     """
-    urls = {
-        "hpsearch": settings.catalog_url,
-        "optuna": settings.optuna_url,
-        "mlflow": settings.mlflow_uri,
-    }
+    urls = store_urls(settings)
     for schema in ("hpsearch", "optuna"):  # these two must be database URLs
         _check_parsable(schema, urls[schema])
     refuse_shared_databases(urls)
@@ -92,6 +88,15 @@ def is_database_url(uri: str) -> bool:
         return sa.make_url(uri).get_backend_name() in _DATABASE_BACKENDS
     except sa.exc.ArgumentError:  # a path or http(s)://
         return False
+
+
+def store_urls(settings: Settings) -> dict[str, str]:
+    """The URL of each store, by the name of the schema it holds."""
+    return {
+        "hpsearch": settings.catalog_url,
+        "optuna": settings.optuna_url,
+        "mlflow": settings.mlflow_uri,
+    }
 
 
 def refuse_shared_databases(urls: dict[str, str]) -> None:

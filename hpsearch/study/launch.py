@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.live import Live
 
+from hpsearch.catalog import refuse_shared_databases, store_urls
 from hpsearch.settings import Settings, mask_password
 from hpsearch.study.budget import create_or_resume
 from hpsearch.study.config import StudyConfig, load_study_file
@@ -131,6 +132,7 @@ def _launch(request: LaunchRequest, settings: Settings, console: Console) -> dic
     config, text = load_study_file(request.study_file)  # a bad file stops here: nothing written
     n_trials = request.n_trials or config.budget.n_trials
     probe_storage(settings.optuna_url)  # a bad or unreachable URL: refused before any write
+    refuse_shared_databases(store_urls(settings))  # two schemas in one database clash
     if request.tracking:
         from hpsearch.tracking._store import probe_tracking_uri  # MLflow: imported when needed
 

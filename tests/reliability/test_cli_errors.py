@@ -55,6 +55,7 @@ CASES: dict[str, list[str]] = {
     "reconcile-wrong-study": ["reconcile", "nosuch"],
     "reconcile-unreachable-storage": ["reconcile", "nosuch", "--storage", UNREACHABLE_PG],
     "studies-bad-database-url": ["studies"],
+    "launch-optuna-and-mlflow-in-one-database": ["launch", "{dir}/tiny.yaml"],
     "ui-port-out-of-range": ["ui", "--port", "0"],
     "ui-remote-host-without-flag": ["ui", "--host", "0.0.0.0"],
     "db-upgrade-bad-url": ["db", "upgrade", "--database-url", "notaurl"],
@@ -63,7 +64,9 @@ CASES: dict[str, list[str]] = {
 # environment a case runs with, beside its own HPSEARCH_HOME
 CASE_ENV: dict[str, dict[str, str]] = {
     "studies-bad-database-url": {"HPSEARCH_DATABASE_URL": "notaurl"},
-}
+    "launch-optuna-and-mlflow-in-one-database": {"HPSEARCH_STORAGE_URL": "sqlite:///{dir}/one.db",
+                                                 "MLFLOW_TRACKING_URI": "sqlite:///{dir}/one.db"},
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,8 @@ def _run(case: str, argv: list[str], root: Path) -> Outcome:
     directory = root / case
     _prepare(directory)
     before = _files(directory)
-    env = {**os.environ, "HPSEARCH_HOME": str(directory / "home"), **CASE_ENV.get(case, {})}
+    extra = {name: value.format(dir=directory) for name, value in CASE_ENV.get(case, {}).items()}
+    env = {**os.environ, "HPSEARCH_HOME": str(directory / "home"), **extra}
     args = [arg.format(dir=directory) for arg in argv]
     done = subprocess.run([sys.executable, "-m", "hpsearch", *args],
                           capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
