@@ -1,7 +1,7 @@
 """Pruning savings: the same TPE seed and trial count with the default pruner and with none.
 
     .venv/bin/python benchmarks/pruning_savings.py [--trials 40] [--epochs 40] [--subset 10000]
-        [--reduction-factor 3 --reduction-factor 4 ...]
+        [--reduction-factor 3 --reduction-factor 4 ...] [--successive-halving]
 
 Prints epochs trained and best val accuracy of each run on Fashion-MNIST, and their ratio.
 The pruner is hyperband with the study file's defaults (PrunerConfig); each --reduction-factor
@@ -58,6 +58,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--subset", type=int, default=10000)
     parser.add_argument("--reduction-factor", type=int, action="append", dest="factors")
+    parser.add_argument(
+        "--successive-halving", action="store_true", help="also a successive-halving run"
+    )
     args = parser.parse_args()
     default = PrunerConfig()  # what a study file gets when it names no pruner
     print(f"default pruner: {default.type}, min_resource {default.min_resource}, "
@@ -70,13 +73,19 @@ def main() -> None:
             "min_resource": default.min_resource,
             "reduction_factor": factor,
         }
+    if args.successive_halving:
+        arms["successive-halving/3"] = {
+            "type": "successive-halving",
+            "min_resource": default.min_resource,
+            "reduction_factor": 3,
+        }
     results = {}
     for label, pruner in arms.items():
         config = study(args.trials, args.epochs, args.subset, copy.deepcopy(pruner))
         trials, seconds = run_study(config, workers=1)
         results[label] = summary(trials)
         epochs, best, pruned = results[label]
-        print(f"{label:13s} trials {len(trials):3d}  pruned {pruned:3d}  epochs trained {epochs:5d}"
+        print(f"{label:20s} trials {len(trials):3d}  pruned {pruned:3d}  epochs trained {epochs:5d}"
               f"  best val_accuracy {best:.4f}  wall {seconds:6.1f} s", flush=True)  # fmt: skip
     e_none, b_none, _ = results.pop("none")
     for label, (epochs, best, _) in results.items():
