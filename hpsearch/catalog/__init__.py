@@ -9,8 +9,9 @@ from hpsearch.catalog.catalog import (
     config_sha256,
     open_catalog,
 )
-from hpsearch.catalog.migrate import UPGRADE_COMMAND, check_catalog_current, head_revision
+from hpsearch.catalog.migrate import check_catalog_current, head_revision
 from hpsearch.catalog.upgrade import refuse_shared_databases, store_urls, upgrade_all
+from hpsearch.errors import UPGRADE_COMMAND
 
 __all__ = [
     "UPGRADE_COMMAND",

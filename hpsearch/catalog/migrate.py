@@ -22,8 +22,6 @@ from hpsearch.catalog.models import VERSION_TABLE
 from hpsearch.errors import OutdatedSchema, UserError
 from hpsearch.settings import mask_password
 
-UPGRADE_COMMAND = "hpsearch db upgrade"
-
 
 @cache
 def migrations_dir() -> Path:

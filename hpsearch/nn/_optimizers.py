@@ -135,9 +135,7 @@ class RMSprop(Optimizer):
             _step_scaled(p, E, s, numer=p.grad, step=self.lr, eps=self.eps)
             return
         b = self.velocity[i]
-        np.sqrt(E, out=s)
-        s += self.eps
-        np.divide(p.grad, s, out=s)
+        _scaled(p.grad, E, s, eps=self.eps)
         b *= self.momentum
         b += s
         np.multiply(b, self.lr, out=s)
@@ -236,11 +234,16 @@ def _step_scaled(
     p: Parameter, sq: np.ndarray, s: np.ndarray, *, numer: np.ndarray, step: float, eps: float
 ) -> None:
     """p -= step * numer / (sqrt(sq) + eps) in place, using scratch s."""
+    _scaled(numer, sq, s, eps=eps)
+    s *= step
+    p.value -= s
+
+
+def _scaled(numer: np.ndarray, sq: np.ndarray, s: np.ndarray, *, eps: float) -> None:
+    """s = numer / (sqrt(sq) + eps), in place in s."""
     np.sqrt(sq, out=s)
     s += eps
     np.divide(numer, s, out=s)
-    s *= step
-    p.value -= s
 
 
 def _positive(name: str, x: float) -> float:

@@ -224,23 +224,18 @@ def fetch_model(source: ModelSource, dest: Path, *, tracking_uri: str) -> str:
     return sha
 
 
-def require_existing_store(tracking_uri: str) -> None:
-    """A SQLite tracking store must already exist: reading a model never creates a database."""
-    if tracking_uri.startswith("sqlite:///") and ":memory:" not in tracking_uri:
-        path = Path(tracking_uri.removeprefix("sqlite:///").split("?", 1)[0])
-        if not path.is_file():
-            raise UserError(f"no MLflow store at {path}: launch a study first (hpsearch launch)")
-
-
 def load_registered(ref: str, tracking_uri: str | None = None) -> MLP:
     """The MLP behind a models:/ or runs:/ reference, downloaded to a temporary folder and
     verified. `tracking_uri` defaults to the settings' (MLFLOW_TRACKING_URI or the home's)."""
     from hpsearch.settings import get_settings
-    from hpsearch.tracking._store import open_client
+    from hpsearch.tracking._store import open_client, sqlite_file, store_exists
 
     check_ref(ref)
     uri = tracking_uri or get_settings().mlflow_uri
-    require_existing_store(uri)
+    if not store_exists(uri):  # reading a model never creates a database
+        raise UserError(
+            f"no MLflow store at {sqlite_file(uri)}: launch a study first (hpsearch launch)"
+        )
     source = resolve(open_client(uri), ref)
     with tempfile.TemporaryDirectory(prefix="hpsearch-model-") as scratch:
         folder = Path(scratch) / "model"

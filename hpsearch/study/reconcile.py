@@ -13,7 +13,6 @@ import logging
 import warnings
 from collections.abc import Iterable
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import optuna
@@ -157,15 +156,10 @@ def _retries(study: optuna.Study) -> int:
 def _existing_tracker(settings: Settings, study_name: str) -> StudyTracker | None:
     """The study's tracker when its MLflow experiment exists; reconcile never creates one."""
     from hpsearch.tracking import StudyTracker
-    from hpsearch.tracking._store import open_client
+    from hpsearch.tracking._store import open_client, store_exists
 
-    database = _sqlite_file(settings.mlflow_uri)
-    if database is not None and not database.exists():  # no MLflow store: nothing to end
+    if not store_exists(settings.mlflow_uri):  # no MLflow store: nothing to end
         return None
     if open_client(settings.mlflow_uri).get_experiment_by_name(study_name) is None:
         return None
     return StudyTracker(study_name, settings.mlflow_uri, settings.artifact_root)
-
-
-def _sqlite_file(uri: str) -> Path | None:
-    return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None

@@ -16,10 +16,10 @@ import optuna
 import sqlalchemy as sa
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
-from hpsearch.errors import UserError
+from hpsearch.errors import UPGRADE_COMMAND, UserError
 from hpsearch.settings import mask_password
 
-UPGRADE_HINT = "run `hpsearch db upgrade` first"
+UPGRADE_HINT = f"run `{UPGRADE_COMMAND}` first"
 # About 30 s in all: long enough for a database restart, short enough to notice an outage.
 RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
 

@@ -36,10 +36,17 @@ _SERVER_DATABASES = {"postgresql", "mysql", "mssql"}
 _KIND = {"mlflow.experimentKind": "custom_model_development"}
 
 
-def _sqlite_path(tracking_uri: str) -> Path | None:
+def sqlite_file(tracking_uri: str) -> Path | None:
+    """The file of a SQLite store; None for any other store, or an in-memory one."""
     if not tracking_uri.startswith("sqlite:///") or ":memory:" in tracking_uri:
         return None
     return Path(tracking_uri.removeprefix("sqlite:///").split("?", 1)[0])
+
+
+def store_exists(tracking_uri: str) -> bool:
+    """False only for a SQLite store whose file is not there: reading must not create it."""
+    path = sqlite_file(tracking_uri)
+    return path is None or path.is_file()
 
 
 @contextlib.contextmanager
@@ -50,7 +57,7 @@ def _schema_lock(tracking_uri: str) -> Iterator[None]:
     once collide ("table ... already exists"). A file lock held only while opening the store
     (never while logging) lets the first create them and the others find them.
     """
-    path = _sqlite_path(tracking_uri)
+    path = sqlite_file(tracking_uri)
     if path is None:
         yield
         return
@@ -70,7 +77,7 @@ def _use_wal(tracking_uri: str) -> None:
     log_batch on our disks against ~5 ms in WAL mode. WAL also lets the UI read while workers
     write. (WAL needs a local filesystem, which the embedded default is.)
     """
-    path = _sqlite_path(tracking_uri)
+    path = sqlite_file(tracking_uri)
     if path is None:
         return
     with contextlib.closing(sqlite3.connect(path, timeout=20)) as db:
@@ -109,15 +116,9 @@ def probe_tracking_uri(tracking_uri: str) -> None:
     SQLite (created on first use) and a tracking server pass; a server database must be
     reachable and at MLflow's head (read only); anything else is a one-line UserError.
     """
-    if is_server_uri(tracking_uri):
+    if is_server_uri(tracking_uri) or _backend(tracking_uri) == "sqlite":
         return
-    try:
-        backend = sa.make_url(tracking_uri).get_backend_name()
-    except sa.exc.ArgumentError:
-        backend = None
-    if backend == "sqlite":
-        return
-    if backend in _SERVER_DATABASES:
+    if is_server_database(tracking_uri):
         require_mlflow_schema(tracking_uri)
         return
     raise UserError(
@@ -128,10 +129,15 @@ def probe_tracking_uri(tracking_uri: str) -> None:
 
 def is_server_database(tracking_uri: str) -> bool:
     """True for a backend store on a database server, False for SQLite, http(s) and paths."""
+    return _backend(tracking_uri) in _SERVER_DATABASES
+
+
+def _backend(tracking_uri: str) -> str | None:
+    """SQLAlchemy's backend name of a database URL ("sqlite", "postgresql"); None otherwise."""
     try:
-        return sa.make_url(tracking_uri).get_backend_name() in _SERVER_DATABASES
+        return sa.make_url(tracking_uri).get_backend_name()
     except sa.exc.ArgumentError:  # http(s):// or a folder
-        return False
+        return None
 
 
 @cache
