@@ -22,6 +22,14 @@ def test_shipped_studies_validate_and_enqueue_the_tutorial_baseline(path: Path) 
     assert any(trial.get("batch_size") == 100 for trial in config.enqueue)
 
 
+@pytest.mark.parametrize("name", ["fashion-mnist", "mnist", "quickstart"])
+def test_searched_studies_enqueue_nothing_but_the_baseline(name: str) -> None:
+    # Their accuracy must be the search's own: points picked by hand go to *-warm.yaml.
+    config, _ = load_study_file(STUDIES / f"{name}.yaml")
+    assert len(config.enqueue) == 1
+    assert config.enqueue[0]["hidden"] == [50] and config.enqueue[0]["lr"] == 0.1
+
+
 def _error(**changes: object) -> str:
     text = yaml.safe_dump({**TINY_STUDY, **changes})
     with pytest.raises(StudyConfigError) as info:
