@@ -122,7 +122,7 @@ def train_and_save(
         "epochs": len(result.history),
         "seconds": seconds,
         "samples_per_second": result.samples_per_second,
-        "weights_sha256": sha256,
+        "model_sha256": sha256,  # architecture.json + weights.npz
         "dataset_fingerprint": splits.fingerprint(),
         "config": request.config.as_dict(),
         "dataset": request.dataset,

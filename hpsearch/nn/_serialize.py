@@ -17,7 +17,7 @@ import json
 import os
 import zipfile
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 
@@ -34,7 +34,7 @@ _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed timestamps: same weights -> same fil
 
 
 def save_model(model: MLP, directory: Path) -> str:
-    """Write weights.npz and architecture.json into `directory`; return weights.npz's sha256.
+    """Write weights.npz and architecture.json into `directory`; return `model_sha256` of them.
 
     Files are written under temporary names and renamed, so a crash never leaves half a model.
     """
@@ -43,7 +43,7 @@ def save_model(model: MLP, directory: Path) -> str:
     arch = {"format": FORMAT, **model.arch.to_dict()}
     _atomic_write(directory / ARCHITECTURE, lambda f: f.write(_json_bytes(arch)))
     _atomic_write(directory / WEIGHTS, lambda f: _write_npz(f, model.state_dict()))
-    return weights_sha256(directory)
+    return model_sha256(directory)
 
 
 def load_model(directory: Path) -> MLP:
@@ -56,13 +56,31 @@ def load_model(directory: Path) -> MLP:
     return model
 
 
+def model_sha256(directory: Path) -> str:
+    """sha256 hex digest of `directory`'s architecture.json and weights.npz together.
+
+    The architecture is hashed too: the same weights under another activation are another model.
+    Each file enters as its name, its length and its bytes, so no two pairs of files collide.
+    """
+    digest = hashlib.sha256(FORMAT.encode() + b"\0")
+    for name in (ARCHITECTURE, WEIGHTS):
+        path = Path(directory) / name
+        digest.update(f"{name}\0{path.stat().st_size}\0".encode())
+        _hash_file(path, digest)
+    return digest.hexdigest()
+
+
 def weights_sha256(directory: Path) -> str:
-    """sha256 hex digest of `directory`/weights.npz."""
-    digest = hashlib.sha256()
-    with open(Path(directory) / WEIGHTS, "rb") as f:
+    """sha256 hex digest of `directory`/weights.npz alone: the checksum models logged before
+    `model_sha256` existed, still accepted for them (their architecture.json is not covered)."""
+    return _hash_file(Path(directory) / WEIGHTS, hashlib.sha256()).hexdigest()
+
+
+def _hash_file(path: Path, digest: Any) -> Any:
+    with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
-    return digest.hexdigest()
+    return digest
 
 
 def expected_arrays(arch: Architecture) -> dict[str, tuple[tuple[int, ...], np.dtype]]:

@@ -24,7 +24,7 @@ from mlflow.store.artifact.artifact_repository_registry import get_artifact_repo
 from mlflow.tracking import MlflowClient
 
 from hpsearch.errors import UserError
-from hpsearch.nn import MLP, weights_sha256
+from hpsearch.nn import MLP, model_sha256, weights_sha256
 from hpsearch.registry import _tags as R
 from hpsearch.registry._load import MLMODEL, USAGE
 from hpsearch.registry._paths import check_artifact_path, safe_destination
@@ -164,22 +164,26 @@ def _download_one(repo: Any, path: str, staging: Path) -> None:
 
 
 def verify_weights(folder: Path, source: ModelSource) -> str:
-    """SHA-256 of the model's weights.npz; UserError when it differs from the logged value."""
-    weights = mlp_dir(folder) / "weights.npz"
-    if not weights.is_file():
-        raise UserError(f"{source.ref}: no data/mlp/weights.npz: not an hpsearch model")
-    actual = weights_sha256(mlp_dir(folder))
+    """The model's checksum (architecture.json and weights.npz); UserError unless it is the
+    logged one. A model logged before the checksum covered the architecture logged the weights'
+    SHA-256 alone: that still verifies its weights (and only them)."""
+    files = mlp_dir(folder)
+    if not (files / "weights.npz").is_file() or not (files / "architecture.json").is_file():
+        raise UserError(f"{source.ref}: no data/mlp/weights.npz and architecture.json: not an "
+                        "hpsearch model")  # fmt: skip
     if source.weights_sha256 is None:  # nothing to check against: never load it unverified
         raise UserError(
-            f"{source.ref}: no weights SHA-256 was logged for this model, so it cannot be "
+            f"{source.ref}: no model SHA-256 was logged for this model, so it cannot be "
             "verified; refused (download the folder and load it by path if you trust it)"
         )
-    if actual != source.weights_sha256:
-        raise UserError(
-            f"{source.ref}: weights.npz has SHA-256 {actual[:16]}... but training logged "
-            f"{source.weights_sha256[:16]}...: the artifact was changed after training; refused"
-        )
-    return actual
+    actual = model_sha256(files)
+    if source.weights_sha256 in (actual, weights_sha256(files)):
+        return source.weights_sha256
+    raise UserError(
+        f"{source.ref}: the model (architecture.json + weights.npz) has SHA-256 {actual[:16]}... "
+        f"but training logged {source.weights_sha256[:16]}...: the artifact was changed after "
+        "training; refused"
+    )
 
 
 def _copy_into(staging: Path, files: list[str], dest: Path) -> None:

@@ -11,4 +11,4 @@ TRIAL_NUMBER = "hpsearch.trial_number"
 VAL_ACCURACY = "hpsearch.val_accuracy"
 TEST_ACCURACY_TAG = "hpsearch.test_accuracy"
 DATASET_FINGERPRINT = "hpsearch.dataset_fingerprint"
-WEIGHTS_SHA256 = "hpsearch.weights_sha256"  # same name as the run tag written at training
+WEIGHTS_SHA256 = "hpsearch.weights_sha256"  # the run tag written at training, copied

@@ -25,6 +25,8 @@ OUTCOME = "hpsearch.outcome"  # the trainer's: completed, stopped, diverged
 PRUNED_STEP = "hpsearch.pruned_step"
 PRUNED_REASON = "hpsearch.pruned_reason"  # "pruner" or "diverged"
 KILLED_REASON = "hpsearch.killed_reason"
+# the model checksum, nn.model_sha256 (architecture.json + weights.npz); the name is older:
+# models logged before it covered the architecture hold the SHA-256 of weights.npz alone
 WEIGHTS_SHA256 = "hpsearch.weights_sha256"
 BEST_RUN_ID = "hpsearch.best_run_id"
 

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hpsearch.errors import UserError
-from hpsearch.nn import MLP, Architecture, ModelFileError, load_model, save_model, weights_sha256
+from hpsearch.nn import MLP, Architecture, ModelFileError, load_model, model_sha256, save_model
 
 ARCH = Architecture(6, (5, 4), 3, activation="tanh", dropout=0.2)
 
@@ -55,7 +55,7 @@ def _refused(directory: Path, match: str) -> ModelFileError:
 def test_round_trip(tmp_path: Path, dtype: str):
     arch = Architecture(6, (5, 4), 3, activation="gelu", dropout=0.1, dtype=dtype)
     model, directory = _saved(tmp_path, arch)
-    digest = weights_sha256(directory)
+    digest = model_sha256(directory)
     loaded = load_model(directory)
     assert loaded.arch == arch
     for (k, v), (k2, v2) in zip(
@@ -67,6 +67,16 @@ def test_round_trip(tmp_path: Path, dtype: str):
     assert save_model(loaded, tmp_path / "again") == digest  # same weights -> same bytes
     assert json.loads((directory / "architecture.json").read_text())["hidden"] == [5, 4]
     assert sorted(p.name for p in directory.iterdir()) == ["architecture.json", "weights.npz"]
+
+
+def test_the_checksum_covers_the_architecture(tmp_path: Path):
+    _, directory = _saved(tmp_path)
+    before = model_sha256(directory)
+    arch = json.loads((directory / "architecture.json").read_text())
+    arch["activation"] = "sigmoid"
+    (directory / "architecture.json").write_text(json.dumps(arch))
+    assert load_model(directory).arch.activation == "sigmoid"  # still a valid model...
+    assert model_sha256(directory) != before  # ...but not the one that was saved
 
 
 def test_the_file_is_a_plain_npz_without_pickles(tmp_path: Path):

@@ -281,3 +281,44 @@ def test_best_and_predict_commands_end_to_end(
     assert done.returncode == 0, done.stderr
     first, second = json.loads(done.stdout)["predictions"]
     assert first == second and 0 <= first <= 9
+
+
+def _architecture_in_store(settings: Settings, run_id: str) -> Path:
+    return _weights_in_store(settings, run_id).with_name("architecture.json")
+
+
+def test_a_changed_architecture_fails_the_checksum(settings: Settings, tmp_path: Path) -> None:
+    report = best(settings, STUDY_NAME, out=None)
+    path = _architecture_in_store(settings, report["run_id"])
+    arch = json.loads(path.read_text())
+    arch["activation"] = "sigmoid" if arch["activation"] != "sigmoid" else "tanh"
+    path.write_text(json.dumps(arch))  # weights.npz untouched: same shapes, other function
+
+    out = tmp_path / "model"
+    with pytest.raises(UserError, match="changed after training") as caught:
+        best(settings, STUDY_NAME, out=out)
+    assert "\n" not in str(caught.value)
+    assert not out.exists()
+    for ref in (f"models:/{STUDY_NAME}@champion", f"runs:/{report['run_id']}/model"):
+        with pytest.raises(UserError, match="changed after training"):
+            load_model(ref)
+
+
+def test_a_model_logged_by_the_previous_version_still_verifies(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Before the checksum covered architecture.json, the tags held the weights' SHA-256 only."""
+    from hpsearch.nn import weights_sha256
+
+    report = best(settings, STUDY_NAME, out=None)
+    client = _client(settings)
+    old_sha = weights_sha256(_weights_in_store(settings, report["run_id"]).parent)
+    client.set_tag(report["run_id"], "hpsearch.weights_sha256", old_sha)
+    client.set_model_version_tag(STUDY_NAME, "1", R.WEIGHTS_SHA256, old_sha)
+    for ref in (f"models:/{STUDY_NAME}@champion", f"runs:/{report['run_id']}/model"):
+        assert load_model(ref).arch.input_dim == 64
+    assert best(settings, STUDY_NAME, out=tmp_path / "model")["version"] == "1"
+    weights = _weights_in_store(settings, report["run_id"])
+    weights.write_bytes(weights.read_bytes()[:-100] + bytes(100))  # an old tag still guards
+    with pytest.raises(UserError, match="changed after training"):
+        load_model(f"runs:/{report['run_id']}/model")

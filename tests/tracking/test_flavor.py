@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from hpsearch.data import Splits
-from hpsearch.nn import weights_sha256
+from hpsearch.nn import model_sha256
 from hpsearch.settings import Settings
 from hpsearch.tracking import StudyTracker, load_mlp
 from hpsearch.tracking import _tags as T
@@ -70,7 +70,7 @@ def test_model_folder_has_no_pickle_and_a_signature(
     example = json.loads((local / "input_example.json").read_text())
     assert np.asarray(example).shape == (5, 16)
     sha = tracker.client.get_run(logged_run).data.tags[T.WEIGHTS_SHA256]
-    assert weights_sha256(local / "data" / "mlp") == sha
+    assert model_sha256(local / "data" / "mlp") == sha
     np.testing.assert_array_equal(load_mlp(local).state_dict()["layers.0.W"].shape, (16, 8))
 
 
@@ -105,6 +105,6 @@ def test_runs_uri_registers_and_loads_by_alias(
 def test_save_pyfunc_model_returns_the_weights_hash(result: TrainResult, tmp_path: Path) -> None:
     x = np.zeros((2, 16), np.float32)
     sha = save_pyfunc_model(result.model, tmp_path / "model", x)
-    assert sha == weights_sha256(tmp_path / "model" / "data" / "mlp")
+    assert sha == model_sha256(tmp_path / "model" / "data" / "mlp")
     loaded = mlflow.pyfunc.load_model(str(tmp_path / "model"))
     np.testing.assert_array_equal(loaded.predict(x), result.model.predict(x))
