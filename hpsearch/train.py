@@ -20,7 +20,8 @@ from hpsearch.data import Splits
 from hpsearch.nn import LOSSES, MLP, Architecture, evaluate, make_optimizer, train_step
 
 Outcome = Literal["completed", "stopped", "diverged"]
-# Called after each epoch with the metrics and the model; returning True stops training.
+# Called after each epoch (a diverged one included) with the metrics and the model; returning
+# True stops training.
 Callback = Callable[["EpochMetrics", MLP], bool | None]
 
 METRIC_NAMES = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "epoch_seconds")
@@ -164,6 +165,9 @@ def train(config: TrainConfig, splits: Splits, callbacks: Sequence[Callback] = (
         history.append(metrics)
         if not metrics.finite:
             outcome = "diverged"
+            # callbacks see the diverged epoch too: the step a trial ends at has its metrics
+            for callback in callbacks:
+                callback(metrics, model)
             break
         if val_acc > best_acc:
             best_state, best_epoch, best_acc = model.state_dict(), epoch, val_acc

@@ -52,15 +52,16 @@ def _base_pruner(config: PrunerConfig, epochs: int) -> optuna.pruners.BasePruner
         return optuna.pruners.SuccessiveHalvingPruner(
             min_resource=config.min_resource, reduction_factor=config.reduction_factor
         )
+    # Our steps are epochs counted from 1; Optuna's warmup counts steps from 0 (it never prunes
+    # while step < n_warmup_steps). `n_warmup_steps: W` means W epochs are never judged.
+    warmup = config.n_warmup_steps + 1
     if kind == "median":
         return optuna.pruners.MedianPruner(
-            n_startup_trials=config.n_startup_trials, n_warmup_steps=config.n_warmup_steps
+            n_startup_trials=config.n_startup_trials, n_warmup_steps=warmup
         )
     if kind == "percentile":
         return optuna.pruners.PercentilePruner(
-            config.percentile,
-            n_startup_trials=config.n_startup_trials,
-            n_warmup_steps=config.n_warmup_steps,
+            config.percentile, n_startup_trials=config.n_startup_trials, n_warmup_steps=warmup
         )
     if kind == "threshold":
         return optuna.pruners.ThresholdPruner(lower=config.lower)

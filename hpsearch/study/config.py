@@ -164,7 +164,7 @@ class PrunerConfig(Strict):
     min_resource: int = Field(default=1, ge=1)  # hyperband, successive-halving
     reduction_factor: int = Field(default=3, ge=2)
     n_startup_trials: int = Field(default=5, ge=0)  # median, percentile
-    n_warmup_steps: int = Field(default=1, ge=0)
+    n_warmup_steps: int = Field(default=1, ge=0)  # median, percentile: epochs never judged
     percentile: float = Field(default=25.0, gt=0.0, lt=100.0)
     lower: float | None = Field(default=None, ge=0.0, le=1.0)  # threshold: minimum val accuracy
     patience: int | None = Field(default=None, ge=1)  # wrap in PatientPruner

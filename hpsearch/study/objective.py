@@ -1,8 +1,10 @@
-"""One trial: sample -> train with pruning on val_accuracy -> the best epoch's val_accuracy."""
+"""One trial: sample -> train with pruning on the best val_accuracy so far -> the best epoch's
+val_accuracy."""
 
 from __future__ import annotations
 
 import logging
+import math
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,15 +39,23 @@ def seed_of(trial: optuna.Trial, study_seed: int) -> int:
 
 @dataclass
 class PruningCallback:
-    """Reports val_accuracy after each epoch; asks the trainer to stop when the pruner says so."""
+    """Reports the best val_accuracy so far after each epoch; asks the trainer to stop when the
+    pruner says so.
+
+    The best so far, not the epoch's own value: a trial's value is its best epoch (whose weights
+    are the model kept), so the pruner judges the same thing the objective values, and a trial
+    that peaked early is not judged on its decline. Steps are epochs, 1-based.
+    """
 
     trial: optuna.Trial
     pruned_at: int | None = None
+    best: float = 0.0
 
     def __call__(self, metrics: EpochMetrics, model: MLP) -> bool:
-        with_retries(
-            lambda: self.trial.report(metrics.val_accuracy, step=metrics.epoch), "reporting"
-        )
+        if math.isfinite(metrics.val_accuracy):
+            self.best = max(self.best, metrics.val_accuracy)
+        best = self.best
+        with_retries(lambda: self.trial.report(best, step=metrics.epoch), "reporting")
         if with_retries(self.trial.should_prune, "asking the pruner"):
             self.pruned_at = metrics.epoch
             return True

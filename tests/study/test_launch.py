@@ -81,6 +81,8 @@ def test_diverged_trials_end_pruned_and_the_study_goes_on(study_file: StudyFile)
     assert status["finished"] == 2 and status["failed"] == 0
     assert {t.state for t in trials} == {TrialState.PRUNED}
     assert {t.user_attrs["pruned_reason"] for t in trials} == {"diverged"}
+    # the diverged epoch itself is reported: the step the trial ended at has a value
+    assert all(list(t.intermediate_values) == [t.user_attrs["pruned_step"]] for t in trials)
 
 
 @pytest.mark.parametrize(

@@ -85,4 +85,6 @@ def test_pruned_and_diverged_trials_are_killed_runs_with_their_reason(
         assert run.data.tags["hpsearch.pruned_step"] == str(trial.user_attrs["pruned_step"])
         assert not {a.path for a in client.list_artifacts(run.info.run_id)} & {"model"}
         reasons[trial.number] = run.data.tags["hpsearch.pruned_reason"]
+        steps = [m.step for m in client.get_metric_history(run.info.run_id, "val_accuracy")]
+        assert steps[-1] == trial.user_attrs["pruned_step"] == max(trial.intermediate_values)
     assert reasons == {0: "diverged", 1: "pruner"}

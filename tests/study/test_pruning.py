@@ -1,0 +1,66 @@
+"""What the pruner sees: the best val_accuracy so far per 1-based epoch, warmup in epochs."""
+
+from __future__ import annotations
+
+import optuna
+
+from hpsearch.study.algorithms import make_pruner
+from hpsearch.study.config import PrunerConfig
+from hpsearch.study.objective import PruningCallback
+from hpsearch.train import EpochMetrics
+
+
+def _epoch(epoch: int, val_accuracy: float) -> EpochMetrics:
+    return EpochMetrics(epoch, 0.5, 0.5, 0.5, val_accuracy, 0.1)
+
+
+def _study(pruner: optuna.pruners.BasePruner) -> optuna.Study:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna.create_study(direction="maximize", pruner=pruner)
+
+
+def test_the_pruner_sees_the_best_so_far_not_a_decline() -> None:
+    study = _study(optuna.pruners.NopPruner())
+    trial = study.ask()
+    callback = PruningCallback(trial)
+    for epoch, accuracy in enumerate([0.5, 0.8, 0.6, 0.7, 0.9], start=1):
+        assert callback(_epoch(epoch, accuracy), model=None) is False  # type: ignore[arg-type]
+    assert trial.storage.get_trial(trial._trial_id).intermediate_values == {
+        1: 0.5, 2: 0.8, 3: 0.8, 4: 0.8, 5: 0.9,
+    }  # fmt: skip
+
+
+def test_a_trial_that_peaked_early_survives_a_threshold_on_its_decline() -> None:
+    study = _study(make_pruner(PrunerConfig(type="threshold", lower=0.7), epochs=5))
+    trial = study.ask()
+    callback = PruningCallback(trial)
+    stops = [callback(_epoch(e, a), None) for e, a in [(1, 0.8), (2, 0.6), (3, 0.5)]]  # type: ignore[arg-type]
+    assert stops == [False, False, False] and callback.pruned_at is None
+
+
+def _finished(study: optuna.Study, values: list[float]) -> None:
+    trial = study.ask()
+    for step, value in enumerate(values, start=1):
+        trial.report(value, step)
+    study.tell(trial, max(values))
+
+
+def test_median_warmup_counts_epochs_from_one() -> None:
+    # n_warmup_steps: 1 means the first epoch is never judged, the second is.
+    config = PrunerConfig(type="median", n_startup_trials=1, n_warmup_steps=1)
+    study = _study(make_pruner(config, epochs=3))
+    _finished(study, [0.9, 0.95, 0.97])
+    trial = study.ask()
+    trial.report(0.1, 1)
+    assert not trial.should_prune()
+    trial.report(0.1, 2)
+    assert trial.should_prune()
+
+
+def test_percentile_warmup_of_zero_judges_the_first_epoch() -> None:
+    config = PrunerConfig(type="percentile", percentile=50.0, n_startup_trials=1, n_warmup_steps=0)
+    study = _study(make_pruner(config, epochs=3))
+    _finished(study, [0.9, 0.95, 0.97])
+    trial = study.ask()
+    trial.report(0.1, 1)
+    assert trial.should_prune()
