@@ -1,5 +1,6 @@
 """A trial's model as a version of the registered model named after its study, and the alias
-`champion`, which only moves to a version with a better validation accuracy (unless forced)."""
+`champion`, which only moves to a version with a better validation accuracy on the same data
+(the same dataset fingerprint), unless forced."""
 
 from __future__ import annotations
 
@@ -97,10 +98,20 @@ def _champion(client: MlflowClient, name: str) -> ModelVersion | None:
     return client.get_model_version(name, aliases[R.ALIAS]) if R.ALIAS in aliases else None
 
 
+def _fingerprint(client: MlflowClient, version: ModelVersion) -> str | None:
+    """The dataset (and split) a version was validated on: our tag, else its run's tag."""
+    if R.DATASET_FINGERPRINT in version.tags:
+        return version.tags[R.DATASET_FINGERPRINT]
+    if version.run_id:
+        return client.get_run(version.run_id).data.tags.get(R.DATASET_FINGERPRINT)
+    return None
+
+
 def _decide(
-    client: MlflowClient, name: str, version: str, val: float, *, force: bool
+    client: MlflowClient, name: str, version: str, candidate: Candidate, *, force: bool
 ) -> tuple[bool, str]:
     """(move the alias?, what to say)."""
+    val = candidate.val_accuracy
     current = _champion(client, name)
     if current is None:
         return True, f"alias {R.ALIAS} -> version {version} (first champion, val {val:.4f})"
@@ -108,16 +119,21 @@ def _decide(
         return False, f"{R.ALIAS} already at version {version} (val {val:.4f})"
     old = _val_accuracy(client, current)
     old_text = "unknown" if old is None else f"{old:.4f}"
-    if old is not None and val > old:
+    theirs = _fingerprint(client, current)
+    comparable = theirs == candidate.dataset_fingerprint  # accuracies on other data do not
+    if not comparable:
+        old_text += f" on other data, dataset fingerprint {str(theirs)[:12]}"
+    if comparable and old is not None and val > old:
         return True, f"alias {R.ALIAS} -> version {version} (val {val:.4f} > {old_text})"
     if force:
         return True, (
             f"alias {R.ALIAS} -> version {version} (forced: val {val:.4f}, "
             f"version {current.version} had {old_text})"
         )
+    verdict = "is not better" if comparable else "cannot be compared with it"
     return False, (
         f"kept {R.ALIAS} at version {current.version} (val {old_text}): version {version} "
-        f"with val {val:.4f} is not better (--force moves it)"
+        f"with val {val:.4f} {verdict} (--force moves it)"
     )
 
 
@@ -127,7 +143,7 @@ def register_version(
     """Register `candidate` as a version of `name`; move the alias by the rule above."""
     _ensure_registered_model(client, name)
     version, created = _version_for(client, name, candidate)
-    move, message = _decide(client, name, version, candidate.val_accuracy, force=force)
+    move, message = _decide(client, name, version, candidate, force=force)
     if move:
         client.set_registered_model_alias(name, R.ALIAS, version)
     champion = _champion(client, name)

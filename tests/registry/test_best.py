@@ -100,13 +100,35 @@ def test_registry_run_and_folder_give_identical_predictions(
     assert test == report["test_accuracy"]
 
 
-def _candidate(settings: Settings, trial_number: int) -> Candidate:
+def _candidate(settings: Settings, trial_number: int, fingerprint: str | None = None) -> Candidate:
     trial = next(t for t in _trials(settings) if t.number == trial_number)
     run = _client(settings).get_run(trial.user_attrs["mlflow_run_id"])
+    fingerprint = fingerprint or run.data.tags["hpsearch.dataset_fingerprint"]
     return Candidate(
         STUDY_NAME, trial.number, run.info.run_id, f"{run.info.artifact_uri}/model",
-        _value(trial), 0.5, "fp", run.data.tags["hpsearch.weights_sha256"],
+        _value(trial), 0.5, fingerprint, run.data.tags["hpsearch.weights_sha256"],
     )  # fmt: skip
+
+
+@pytest.mark.parametrize("better", [True, False])
+def test_a_champion_of_other_data_is_not_compared_on_accuracy(
+    settings: Settings, better: bool
+) -> None:
+    """Validation accuracies on two datasets (or two splits of one) say nothing of each other."""
+    report = best(settings, STUDY_NAME, out=None)
+    client = _client(settings)
+    worst = min(_trials(settings), key=_value)
+    if better:  # the champion's accuracy, as if measured on other data, is now beaten
+        client.set_model_version_tag(STUDY_NAME, "1", R.VAL_ACCURACY, str(_value(worst) / 2))
+    other = _candidate(settings, worst.number, fingerprint="f" * 64)
+
+    kept = register_version(client, STUDY_NAME, other, force=False)
+    assert (kept.version, kept.champion) == ("2", "1")
+    assert "other data" in kept.message and "--force" in kept.message
+    assert "not better" not in kept.message
+    forced = register_version(client, STUDY_NAME, other, force=True)
+    assert forced.champion == "2" and "forced" in forced.message
+    assert report["champion"] == "1"
 
 
 def test_alias_moves_only_to_better_unless_forced(settings: Settings) -> None:
