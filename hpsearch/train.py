@@ -17,14 +17,27 @@ from typing import Any, Literal
 import numpy as np
 
 from hpsearch.data import Splits
-from hpsearch.nn import LOSSES, MLP, Architecture, evaluate, make_optimizer, train_step
+from hpsearch.nn import (
+    LOSSES,
+    MLP,
+    Architecture,
+    evaluate,
+    l2_penalty,
+    make_optimizer,
+    train_step,
+)
 
 Outcome = Literal["completed", "stopped", "diverged"]
 # Called after each epoch (a diverged one included) with the metrics and the model; returning
 # True stops training.
 Callback = Callable[["EpochMetrics", MLP], bool | None]
 
-METRIC_NAMES = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "epoch_seconds")
+# Losses are data losses (the L2 penalty is l2_penalty, of the weights at the epoch's end), and
+# train_* are measured like val_*: in eval mode after the epoch, on a fixed training subsample.
+METRIC_NAMES = (
+    "train_loss", "train_accuracy", "val_loss", "val_accuracy", "epoch_seconds", "l2_penalty",
+)  # fmt: skip
+TRAIN_EVAL_ROWS = 5000  # rows of the training set evaluated after each epoch (all when fewer)
 # constant: the optimizer's lr throughout; cosine: lr * (1 + cos(pi * (epoch-1) / epochs)) / 2,
 # set at the start of each epoch (anneals to near zero by the last of `epochs`)
 LR_SCHEDULES = ("constant", "cosine")
@@ -38,13 +51,15 @@ class EpochMetrics:
     val_loss: float
     val_accuracy: float
     epoch_seconds: float
+    l2_penalty: float = 0.0
 
     def as_dict(self) -> dict[str, float]:
         return {name: float(getattr(self, name)) for name in METRIC_NAMES}
 
     @property
     def finite(self) -> bool:
-        return math.isfinite(self.train_loss) and math.isfinite(self.val_loss)
+        losses = (self.train_loss, self.val_loss, self.l2_penalty)
+        return all(math.isfinite(value) for value in losses)
 
 
 @dataclass(frozen=True)
@@ -123,20 +138,41 @@ def minibatches(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[n
 
 def _run_epoch(
     model: MLP, optimizer: Any, loss: Any, splits: Splits, config: TrainConfig, rng: Any
-) -> tuple[float, float, float]:
-    """One pass over the training set. Returns (mean loss, accuracy, seconds of training)."""
-    total_loss, correct, seen = 0.0, 0, 0
+) -> tuple[float, float]:
+    """One pass over the training set. Returns (running mean data loss, seconds of training)."""
+    total_loss, seen = 0.0, 0
     start = time.perf_counter()
     for idx in minibatches(len(splits.y_train), config.batch_size, rng):
-        batch_loss, batch_correct = train_step(
+        batch_loss, _ = train_step(
             model, optimizer, loss, splits.x_train[idx], splits.y_train[idx], l2=config.l2, rng=rng
         )
         total_loss += batch_loss * len(idx)
-        correct += batch_correct
         seen += len(idx)
         if not math.isfinite(batch_loss):
             break  # diverged: no point finishing the epoch
-    return total_loss / seen, correct / seen, time.perf_counter() - start
+    return total_loss / seen, time.perf_counter() - start
+
+
+def train_eval_rows(splits: Splits, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The training rows train_loss and train_accuracy are measured on, fixed for a whole run.
+
+    Drawn from their own generator, so the training stream is the same as without them.
+    """
+    n = len(splits.y_train)
+    if n <= TRAIN_EVAL_ROWS:
+        return splits.x_train, splits.y_train
+    rows = np.sort(np.random.default_rng([seed, 1]).choice(n, TRAIN_EVAL_ROWS, replace=False))
+    return splits.x_train[rows], splits.y_train[rows]
+
+
+def _measure(
+    model: MLP, loss: Any, splits: Splits, train_rows: tuple[np.ndarray, np.ndarray], l2: float
+) -> tuple[float, float, float, float, float]:
+    """(train loss, train accuracy, val loss, val accuracy, L2 penalty) of the model as it is."""
+    with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected by the caller
+        train_loss, train_acc = evaluate(model, loss, *train_rows)
+        val_loss, val_acc = evaluate(model, loss, splits.x_val, splits.y_val)
+        return train_loss, train_acc, val_loss, val_acc, l2_penalty(model, l2)
 
 
 def train(config: TrainConfig, splits: Splits, callbacks: Sequence[Callback] = ()) -> TrainResult:
@@ -145,6 +181,7 @@ def train(config: TrainConfig, splits: Splits, callbacks: Sequence[Callback] = (
     model = MLP(config.architecture(splits), rng)
     loss = LOSSES[config.loss]()
     optimizer = make_optimizer(config.optimizer, model.parameters(), **config.optimizer_params)
+    train_rows = train_eval_rows(splits, config.seed)
     history: list[EpochMetrics] = []
     best_state, best_epoch, best_acc = model.state_dict(), 0, -1.0
     fastest = 0.0
@@ -153,17 +190,15 @@ def train(config: TrainConfig, splits: Splits, callbacks: Sequence[Callback] = (
         started = time.perf_counter()
         optimizer.lr = config.lr_at(epoch)
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected below
-            train_loss, train_acc, train_seconds = _run_epoch(
-                model, optimizer, loss, splits, config, rng
-            )
+            running_loss, train_seconds = _run_epoch(model, optimizer, loss, splits, config, rng)
         fastest = max(fastest, len(splits.y_train) / max(train_seconds, 1e-9))
-        with np.errstate(over="ignore", invalid="ignore"):
-            val_loss, val_acc = evaluate(model, loss, splits.x_val, splits.y_val, l2=config.l2)
-        metrics = EpochMetrics(
-            epoch, train_loss, train_acc, val_loss, val_acc, time.perf_counter() - started
+        train_loss, train_acc, val_loss, val_acc, penalty = _measure(
+            model, loss, splits, train_rows, config.l2
         )
+        metrics = EpochMetrics(epoch, train_loss, train_acc, val_loss, val_acc,
+                               time.perf_counter() - started, penalty)  # fmt: skip
         history.append(metrics)
-        if not metrics.finite:
+        if not (metrics.finite and math.isfinite(running_loss)):
             outcome = "diverged"
             # callbacks see the diverged epoch too: the step a trial ends at has its metrics
             for callback in callbacks:

@@ -139,3 +139,33 @@ def test_bad_train_flags_exit_2_with_one_line(
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and expected in result.stderr, result.stderr
     assert not (tmp_path / "m").exists()
+
+
+def test_losses_are_data_losses_and_the_l2_penalty_is_its_own_metric(small_digits) -> None:  # type: ignore[no-untyped-def]
+    """Runs with different l2 must compare on val_loss and train_loss: no penalty inside them."""
+    from hpsearch.nn import LOSSES, l2_penalty
+
+    config = TrainConfig(hidden=(16,), optimizer="sgd", optimizer_params={"lr": 0.3}, l2=0.05,
+                         epochs=1)  # fmt: skip
+    result = train(config, small_digits)  # one epoch: the model kept is that epoch's
+    (metrics,) = result.history
+    cross_entropy = LOSSES["cross_entropy"]()
+    x_val, y_val = small_digits.x_val, small_digits.y_val
+    val_data_loss = cross_entropy.value(result.model.forward(x_val), y_val)
+    assert metrics.val_loss == pytest.approx(val_data_loss, rel=1e-6)
+    assert metrics.l2_penalty == pytest.approx(l2_penalty(result.model, 0.05), rel=1e-6)
+    assert metrics.l2_penalty > 0.01 * metrics.val_loss  # big enough to have shown before
+    assert "l2_penalty" in metrics.as_dict()
+
+
+def test_train_accuracy_is_measured_in_eval_mode_after_the_epoch(small_digits) -> None:  # type: ignore[no-untyped-def]
+    """Not a running figure with dropout on while the weights move: the model as it stands."""
+    from hpsearch.nn import LOSSES
+
+    config = TrainConfig(hidden=(32,), dropout=0.5, optimizer_params={"lr": 3e-3}, epochs=1)
+    result = train(config, small_digits)
+    (metrics,) = result.history
+    x, y = small_digits.x_train, small_digits.y_train  # 400 rows: all of them are evaluated
+    assert metrics.train_accuracy == float((result.model.predict(x) == y).mean())
+    loss = LOSSES["cross_entropy"]().value(result.model.forward(x), y)
+    assert metrics.train_loss == pytest.approx(loss, rel=1e-6)

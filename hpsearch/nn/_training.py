@@ -7,7 +7,7 @@ import numpy as np
 from hpsearch.nn._losses import Loss
 from hpsearch.nn._model import MLP
 from hpsearch.nn._optimizers import Optimizer
-from hpsearch.nn._regularization import add_l2_grad, l2_penalty
+from hpsearch.nn._regularization import add_l2_grad
 
 
 def train_step(
@@ -20,14 +20,14 @@ def train_step(
     l2: float,
     rng: np.random.Generator,
 ) -> tuple[float, int]:
-    """Forward (train mode), loss + L2 penalty, backward, L2 gradient, optimizer step.
+    """Forward (train mode), data loss, backward, L2 gradient, optimizer step.
 
-    X (N, D), y (N,) int labels. Returns (batch loss including the penalty, correct count),
-    the count from the logits before the update.
+    X (N, D), y (N,) int labels. Returns (batch data loss, correct count), both from the logits
+    before the update; the L2 penalty is not in the loss (see `l2_penalty`), only its gradient
+    is in the step.
     """
     logits = model.forward(X, train=True, rng=rng)
     value, dlogits = loss.value_and_grad(logits, y)
-    value += l2_penalty(model, l2)  # of the weights the loss saw, before the update
     correct = int(np.count_nonzero(logits.argmax(axis=1) == y))
     model.backward(dlogits)
     add_l2_grad(model, l2)
@@ -36,9 +36,9 @@ def train_step(
 
 
 def evaluate(
-    model: MLP, loss: Loss, X: np.ndarray, y: np.ndarray, *, l2: float, batch_size: int = 4096
+    model: MLP, loss: Loss, X: np.ndarray, y: np.ndarray, *, batch_size: int = 4096
 ) -> tuple[float, float]:
-    """(mean loss including the L2 penalty, accuracy) over X (N, D), y (N,), in batches."""
+    """(mean data loss, accuracy) over X (N, D), y (N,), in eval mode, in batches."""
     n = len(X)
     if n == 0 or len(y) != n:
         raise ValueError(f"evaluate needs matching non-empty X and y, got {n} and {len(y)}")
@@ -48,4 +48,4 @@ def evaluate(
         logits = model.forward(xb)
         total += loss.value(logits, yb) * len(yb)
         correct += int(np.count_nonzero(logits.argmax(axis=1) == yb))
-    return total / n + l2_penalty(model, l2), correct / n
+    return total / n, correct / n

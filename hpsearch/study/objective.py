@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from hpsearch.tracking import StudyTracker
 
 log = logging.getLogger("hpsearch.objective")
-REPRODUCED_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
+REPRODUCED_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "l2_penalty")
 
 
 def trial_seed(study_seed: int, trial_number: int) -> int:

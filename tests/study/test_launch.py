@@ -46,6 +46,29 @@ def test_end_to_end_study_on_sqlite_and_replay(study_file: StudyFile) -> None:
     )
 
 
+def test_replay_of_a_trial_recorded_before_losses_were_data_losses(study_file: StudyFile) -> None:
+    """Old histories (no l2_penalty) had the penalty in the losses and a running train accuracy:
+    their val_accuracy still means the same and is what replay compares."""
+    import json
+    import sqlite3
+
+    run_launch(study_file(budget={"n_trials": 1}), tracking=False)
+    (trial,) = _trials()
+    old = [{**{k: v for k, v in epoch.items() if k != "l2_penalty"}, "train_loss": 9.0,
+            "train_accuracy": 0.5} for epoch in trial.user_attrs["history"]]  # fmt: skip
+    database = get_settings().optuna_url.removeprefix("sqlite:///")
+
+    def store(history: list[dict[str, float]]) -> None:
+        with sqlite3.connect(database) as db:
+            db.execute("UPDATE trial_user_attributes SET value_json = ? WHERE key = 'history'",
+                       (json.dumps(history),))  # fmt: skip
+
+    store(old)
+    assert replay("tiny", 0, get_settings().optuna_url).matches
+    store([{**epoch, "val_accuracy": 0.0} for epoch in old])
+    assert not replay("tiny", 0, get_settings().optuna_url).matches
+
+
 def test_resume_tops_up_to_the_new_budget(study_file: StudyFile) -> None:
     path = study_file(budget={"n_trials": 2})
     run_launch(path, tracking=False)
