@@ -13,7 +13,7 @@ from rich.progress import Progress
 
 from hpsearch.data import DATASET_NAMES, load_images, load_splits
 from hpsearch.errors import UserError
-from hpsearch.nn import ACTIVATIONS, LOSSES, MLP, OPTIMIZERS, save_model
+from hpsearch.nn import ACTIVATIONS, LOSSES, MAX_DEPTH, MAX_WIDTH, MLP, OPTIMIZERS, save_model
 from hpsearch.train import (
     LR_SCHEDULES,
     EpochMetrics,
@@ -34,9 +34,10 @@ def _hidden(text: str) -> tuple[int, ...]:
         widths = tuple(int(part) for part in text.split(","))
     except ValueError:
         widths = ()
-    if not 1 <= len(widths) <= 4 or any(not 1 <= w <= 65536 for w in widths):
+    if not 1 <= len(widths) <= MAX_DEPTH or any(not 1 <= w <= MAX_WIDTH for w in widths):
         raise UserError(
-            f"--hidden: expected 1 to 4 comma-separated widths in 1..65536, got {text!r}"
+            f"--hidden: expected 1 to {MAX_DEPTH} comma-separated widths in 1..{MAX_WIDTH}, "
+            f"got {text!r}"
         )
     return widths
 

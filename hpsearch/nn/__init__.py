@@ -4,7 +4,7 @@ Imports nothing above it (no Optuna, no MLflow). Everything public is re-exporte
 """
 
 from hpsearch.nn._activations import ACTIVATIONS, Activation, get_activation
-from hpsearch.nn._architecture import Architecture
+from hpsearch.nn._architecture import MAX_DEPTH, MAX_WIDTH, Architecture
 from hpsearch.nn._errors import ConfigError, ModelFileError
 from hpsearch.nn._init import init_weight
 from hpsearch.nn._layers import Dense, Dropout
@@ -31,6 +31,8 @@ from hpsearch.nn._training import evaluate, train_step
 __all__ = [
     "ACTIVATIONS",
     "LOSSES",
+    "MAX_DEPTH",
+    "MAX_WIDTH",
     "MLP",
     "OPTIMIZERS",
     "SGD",

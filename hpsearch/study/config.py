@@ -19,19 +19,18 @@ from pydantic import (
     model_validator,
 )
 
+from hpsearch.data import DATASET_NAMES
 from hpsearch.errors import UserError
+from hpsearch.nn import ACTIVATIONS, LOSSES, MAX_DEPTH, OPTIMIZERS
+from hpsearch.train import LR_SCHEDULES
 
-ACTIVATIONS = ("relu", "leaky_relu", "elu", "sigmoid", "tanh", "gelu")
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
-DATASETS = ("digits", "mnist", "fashion-mnist")
-LOSSES = ("cross_entropy", "mse")
-LR_SCHEDULES = ("constant", "cosine")  # hpsearch.train.LR_SCHEDULES (a test keeps them equal)
-# The search-space fields that name things, and the names each allows.
-CHOICES = {
-    "activation": ACTIVATIONS,
-    "optimizer": OPTIMIZERS,
-    "loss": LOSSES,
-    "lr_schedule": LR_SCHEDULES,
+# The search-space fields that name things, and the names each allows: the engine's and the
+# trainer's own registries, so a name added there is accepted in study files at once.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "activation": tuple(ACTIVATIONS),
+    "optimizer": tuple(OPTIMIZERS),
+    "loss": tuple(LOSSES),
+    "lr_schedule": tuple(LR_SCHEDULES),
 }
 
 
@@ -130,8 +129,8 @@ class SearchSpace(Strict):
     def _check(self) -> SearchSpace:
         depth = self.depth
         low, high = (depth.low, depth.high) if isinstance(depth, IntRange) else (depth, depth)
-        if low < 1 or high > 4:
-            raise ValueError(f"depth must stay within 1..4, got {low}..{high}")
+        if low < 1 or high > MAX_DEPTH:
+            raise ValueError(f"depth must stay within 1..{MAX_DEPTH}, got {low}..{high}")
         sizes = (
             self.batch_size.choices if isinstance(self.batch_size, Choice) else [self.batch_size]
         )
@@ -141,10 +140,17 @@ class SearchSpace(Strict):
 
 
 class DatasetConfig(Strict):
-    name: Literal["digits", "mnist", "fashion-mnist"]
+    name: str  # one of hpsearch.data.DATASET_NAMES
     val_fraction: float = Field(default=0.1, gt=0.0, lt=0.5)
     train_subset: int | None = Field(default=None, ge=10)
     seed: int = 0
+
+    @field_validator("name")
+    @classmethod
+    def _known_dataset(cls, name: str) -> str:
+        if name not in DATASET_NAMES:
+            raise ValueError(f"unknown dataset {name!r}; allowed: {', '.join(DATASET_NAMES)}")
+        return name
 
 
 class ObjectiveConfig(Strict):

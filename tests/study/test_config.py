@@ -137,3 +137,21 @@ def test_an_enqueued_point_without_l2_names_the_key_to_write() -> None:
     message = _error(enqueue=[{"hidden": [16], "activation": "relu", "optimizer": "sgd",
                                "lr": 0.1, "batch_size": 32}])  # fmt: skip
     assert "enqueue.0: missing value for searched parameter 'l2'" in message
+
+
+def test_every_name_the_engine_knows_is_accepted_in_a_study_file() -> None:
+    from hpsearch.data import DATASET_NAMES
+    from hpsearch.nn import ACTIVATIONS, LOSSES, OPTIMIZERS
+    from hpsearch.train import LR_SCHEDULES
+
+    space = _space(activation={"choices": list(ACTIVATIONS)},
+                   optimizer={"choices": list(OPTIMIZERS)}, loss={"choices": list(LOSSES)},
+                   lr_schedule={"choices": list(LR_SCHEDULES)})  # fmt: skip
+    config = parse_study(yaml.safe_dump({**TINY_STUDY, "search_space": space}))
+    assert config.search_space.activation.choices == list(ACTIVATIONS)
+    for name in DATASET_NAMES:
+        dataset = {**TINY_STUDY["dataset"], "name": name}
+        assert parse_study(yaml.safe_dump({**TINY_STUDY, "dataset": dataset})).dataset.name == name
+    assert "dataset.name: unknown dataset 'emnist'; allowed: digits," in _error(
+        dataset={"name": "emnist"}
+    )
