@@ -1,17 +1,115 @@
 """The search space: a study's `search_space` -> Optuna suggestions -> a TrainConfig.
 
 Sampling (`suggest`) and resolving (`resolve`) are separate so that a stored trial's
-parameters rebuild exactly the same TrainConfig (replay) without a live trial.
+parameters rebuild exactly the same TrainConfig (replay) without a live trial. The kinds of
+parameter (ranges, choices, fixed values) are in ranges.py.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, Protocol
 
-from hpsearch.study.config import Choice, FloatRange, IntRange, SearchSpace
-from hpsearch.train import TrainConfig
+from pydantic import ValidationInfo, field_validator
 
-Range = FloatRange | IntRange | Choice
+from hpsearch.nn import ACTIVATIONS, LOSSES, MAX_DEPTH, MAX_WIDTH, OPTIMIZERS
+from hpsearch.study.ranges import (
+    Bound,
+    Choice,
+    FloatParam,
+    FloatRange,
+    IntParam,
+    IntRange,
+    NameChoice,
+    Param,
+    SizeChoice,
+    Strict,
+)
+from hpsearch.train import LR_SCHEDULES, TrainConfig
+
+# The search-space fields that name things, and the names each allows: the engine's and the
+# trainer's own registries, so a name added there is accepted in study files at once.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "activation": tuple(ACTIVATIONS),
+    "optimizer": tuple(OPTIMIZERS),
+    "loss": tuple(LOSSES),
+    "lr_schedule": tuple(LR_SCHEDULES),
+}
+
+# What the engine accepts for each number: both ends of a range, or the fixed value.
+FRACTION = Bound(0.0, 1.0, open_high=True)
+BOUNDS = {
+    "lr": Bound(0.0, math.inf, open_low=True),
+    "l2": Bound(0.0, math.inf),
+    "weight_decay": Bound(0.0, math.inf),
+    "dropout": FRACTION,
+    "momentum": FRACTION,
+    "rho": FRACTION,
+    "beta1": FRACTION,
+    "beta2": FRACTION,
+    "depth": Bound(1, MAX_DEPTH),
+    "width": Bound(1, MAX_WIDTH),
+}
+
+
+class SearchSpace(Strict):
+    """What each trial samples. Any parameter may be a fixed value instead of a range/choice."""
+
+    lr: FloatParam = FloatRange(low=1e-4, high=0.5, log=True)
+    batch_size: SizeChoice = Choice(choices=[32, 64, 128, 256])
+    depth: IntParam = IntRange(low=1, high=3)
+    width: IntParam = IntRange(low=32, high=512, log=True)
+    per_layer_width: bool = False  # True: one width per layer (width_1..width_depth)
+    activation: NameChoice = Choice(choices=["relu", "tanh", "gelu"])
+    l2: FloatParam = FloatRange(low=1e-6, high=1e-2, log=True, zero=True)
+    optimizer: NameChoice = Choice(choices=["sgd", "momentum", "adam"])
+    momentum: FloatParam = FloatRange(low=0.5, high=0.99)  # momentum, nesterov, rmsprop
+    rho: FloatParam = FloatRange(low=0.8, high=0.99)  # rmsprop's decay
+    beta1: FloatParam = FloatRange.at(0.9)  # adam, adamw
+    beta2: FloatParam = FloatRange.at(0.999)  # adam, adamw
+    weight_decay: FloatParam = FloatRange.at(1e-2)  # adamw
+    dropout: FloatParam = FloatRange.at(0.0)
+    loss: NameChoice = Choice.at("cross_entropy")
+    lr_schedule: NameChoice = Choice.at("constant")  # or cosine: annealed over the study's epochs
+
+    # Field validators, not the model's: the error's path then ends at the field itself.
+    @field_validator(*CHOICES)
+    @classmethod
+    def _known_choices(cls, value: Choice, info: ValidationInfo) -> Choice:
+        allowed = CHOICES[str(info.field_name)]
+        for item in value.choices:
+            if item not in allowed:
+                raise ValueError(f"unknown choice {item!r}; allowed: {', '.join(allowed)}")
+        return value
+
+    @field_validator(*BOUNDS)
+    @classmethod
+    def _within_bounds(cls, value: FloatRange | IntRange, info: ValidationInfo) -> Any:
+        name, bound = str(info.field_name), BOUNDS[str(info.field_name)]
+        ends = (value.low, value.high, *([0] if getattr(value, "zero", False) else []))
+        if not all(bound.holds(end) for end in ends):
+            raise ValueError(f"{name} must stay within {bound}, got {value.describe()}")
+        return value
+
+    @field_validator("batch_size")
+    @classmethod
+    def _positive_sizes(cls, value: Choice) -> Choice:
+        if any(not isinstance(size, int) or size < 1 for size in value.choices):
+            raise ValueError(f"batch_size must be positive integers, got {value.choices}")
+        return value
+
+    def searched(self) -> set[str]:
+        """The names of the parameters sampled (not fixed); width_i with per-layer widths."""
+        names = {name for name in type(self).model_fields if _is_searched(getattr(self, name))}
+        if self.per_layer_width and "width" in names:
+            names |= {f"width_{i}" for i in range(1, MAX_DEPTH + 1)}
+        return names
+
+
+def _is_searched(value: Any) -> bool:
+    return isinstance(value, Param) and not value.fixed
+
+
 # Conditional parameters: which optimizers use them.
 CONDITIONAL = {
     "momentum": ("momentum", "nesterov", "rmsprop"),
@@ -20,8 +118,8 @@ CONDITIONAL = {
     "beta2": ("adam", "adamw"),
     "weight_decay": ("adamw",),
 }
-# Enqueue may say `hidden: [50]` or `l2: 0`; these are the names a trial really samples.
-FRIENDLY_KEYS = {"hidden", "l2"}
+_SAMPLED = ("lr", "batch_size", "depth", "activation", "l2", "optimizer", "dropout", "loss",
+            "lr_schedule")  # fmt: skip
 
 
 class TrialLike(Protocol):
@@ -32,35 +130,23 @@ class TrialLike(Protocol):
     def suggest_categorical(self, name: str, choices: Any) -> Any: ...
 
 
-def _draw(trial: TrialLike, name: str, spec: Any) -> Any:
+def _draw(trial: TrialLike, name: str, spec: Param) -> Any:
     """One parameter: sampled when it is a range or a choice, else the fixed value itself."""
+    if spec.fixed:
+        return spec.value
     if isinstance(spec, FloatRange):
         if spec.zero and not trial.suggest_categorical(f"{name}_enabled", [False, True]):
             return 0.0
         return trial.suggest_float(name, spec.low, spec.high, log=spec.log)
     if isinstance(spec, IntRange):
         return trial.suggest_int(name, spec.low, spec.high, log=spec.log)
-    if isinstance(spec, Choice):
-        return trial.suggest_categorical(name, spec.choices)
-    return spec
+    assert isinstance(spec, Choice)
+    return trial.suggest_categorical(name, spec.choices)
 
 
 def suggest(space: SearchSpace, trial: TrialLike) -> dict[str, Any]:
     """Sample one point of the space. Returns the values a TrainConfig is built from."""
-    values = {
-        name: _draw(trial, name, getattr(space, name))
-        for name in (
-            "lr",
-            "batch_size",
-            "depth",
-            "activation",
-            "l2",
-            "optimizer",
-            "dropout",
-            "loss",
-            "lr_schedule",
-        )
-    }
+    values = {name: _draw(trial, name, getattr(space, name)) for name in _SAMPLED}
     if space.per_layer_width:
         values["hidden"] = [
             _draw(trial, f"width_{i}", space.width) for i in range(1, values["depth"] + 1)
@@ -94,6 +180,10 @@ def resolve(values: dict[str, Any], *, epochs: int, seed: int) -> TrainConfig:
     )
 
 
+# Enqueue may say `hidden: [50]` or `l2: 0`; these are the names a trial really samples.
+FRIENDLY_KEYS = {"hidden", "l2"}
+
+
 class _Recorder:
     """A stand-in trial that answers from given values: used to translate and check enqueues."""
 
@@ -101,13 +191,13 @@ class _Recorder:
         self.given = given
         self.params: dict[str, Any] = {}
 
-    def _answer(self, name: str, spec: Any) -> Any:
+    def _answer(self, name: str, spec: Param) -> Any:
         if name not in self.given:  # `l2_enabled` is given as `l2: 0` or `l2: 1e-4`
             shown = name.removesuffix("_enabled")
             raise ValueError(f"missing value for searched parameter {shown!r}")
         value = self.given[name]
         if not spec.contains(value):
-            raise ValueError(f"{name}={value!r} lies outside the search space ({_describe(spec)})")
+            raise ValueError(f"{name}={value!r} lies outside the search space ({spec.describe()})")
         self.params[name] = value
         return value
 
@@ -119,12 +209,6 @@ class _Recorder:
 
     def suggest_categorical(self, name: str, choices: Any) -> Any:
         return self._answer(name, Choice(choices=list(choices)))
-
-
-def _describe(spec: Any) -> str:
-    if isinstance(spec, Choice):
-        return "choices: " + ", ".join(map(str, spec.choices))
-    return f"{spec.low}..{spec.high}"
 
 
 def _expand(space: SearchSpace, values: dict[str, Any]) -> dict[str, Any]:
@@ -152,7 +236,7 @@ def enqueue_params(space: SearchSpace, values: dict[str, Any]) -> dict[str, Any]
     recorder = _Recorder(given)
     suggest(space, recorder)
     unused = sorted(set(given) - set(recorder.params) - {"l2_enabled"})
-    searched = sorted(_searched_names(space))
+    searched = sorted(space.searched())
     if unused and not set(unused) <= set(searched) | {"width", "momentum", "rho"}:
         raise ValueError(
             f"unknown parameter(s) {', '.join(unused)}; searched: {', '.join(searched)}"
@@ -160,14 +244,7 @@ def enqueue_params(space: SearchSpace, values: dict[str, Any]) -> dict[str, Any]
     return recorder.params
 
 
-def _searched_names(space: SearchSpace) -> set[str]:
-    names = {name for name in type(space).model_fields if isinstance(getattr(space, name), Range)}
-    if space.per_layer_width and "width" in names:
-        names |= {f"width_{i}" for i in range(1, 5)}
-    return names
-
-
-def check_enqueued(space: SearchSpace, values: dict[str, Any], where: str) -> None:
+def check_enqueued(space: SearchSpace, values: Any, where: str) -> None:
     """Validation hook of StudyConfig: an enqueued trial must lie inside the space."""
     if not isinstance(values, dict):
         raise ValueError(f"{where}: expected a mapping of parameter values")

@@ -155,3 +155,34 @@ def test_every_name_the_engine_knows_is_accepted_in_a_study_file() -> None:
     assert "dataset.name: unknown dataset 'emnist'; allowed: digits," in _error(
         dataset={"name": "emnist"}
     )
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("lr", float("nan"), "search_space.lr: lr must stay within (0.0, inf], got nan"),
+        ("width", -5, "search_space.width: width must stay within 1..65536, got -5"),
+        ("dropout", 1.0, "search_space.dropout: dropout must stay within [0.0, 1.0), got 1.0"),
+        ("l2", -1, "search_space.l2: l2 must stay within [0.0, inf], got -1.0"),
+        ("depth", 9, "search_space.depth: depth must stay within 1..4, got 9"),
+        ("momentum", 1.5, "search_space.momentum: momentum must stay within [0.0, 1.0)"),
+    ],
+)
+def test_a_fixed_value_passes_the_same_checks_as_a_range(
+    field: str, value: object, expected: str
+) -> None:
+    assert expected in _error(search_space=_space(**{field: value}))
+
+
+def test_both_ends_of_a_range_are_checked_like_a_fixed_value() -> None:
+    message = _error(search_space=_space(dropout={"low": 0.5, "high": 1.5}))
+    assert "search_space.dropout: dropout must stay within [0.0, 1.0), got 0.5..1.5" in message
+    message = _error(search_space=_space(lr={"low": 0.01, "high": 0.1, "zero": True}))
+    assert "search_space.lr: lr must stay within (0.0, inf]" in message  # zero is no lr
+
+
+def test_a_fixed_value_is_a_fixed_range_that_is_never_sampled() -> None:
+    text = yaml.safe_dump({**TINY_STUDY, "search_space": _space(lr="1e-3", width=16)})
+    space = parse_study(text).search_space
+    assert space.lr.fixed and space.lr.value == 1e-3  # PyYAML reads 1e-3 as a string
+    assert space.width.fixed and space.width.value == 16 and "width" not in space.searched()
