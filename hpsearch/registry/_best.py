@@ -18,7 +18,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from optuna.trial import FrozenTrial, TrialState
 
-from hpsearch.data import Splits, load_splits
+from hpsearch.data import Splits
 from hpsearch.errors import UserError
 from hpsearch.registry import _tags as R
 from hpsearch.registry._champion import Candidate, Registration, register_version
@@ -58,14 +58,7 @@ def _load_study(settings: Settings, study_name: str) -> tuple[optuna.Study, Spli
     from hpsearch.study.worker import load_study_config
 
     study = load_existing_study(study_name, open_existing_storage(settings.optuna_url))
-    data = load_study_config(study).dataset
-    splits = load_splits(
-        data.name,
-        data_dir=settings.data_dir,
-        val_fraction=data.val_fraction,
-        train_subset=data.train_subset,
-        seed=data.seed,
-    )
+    splits = load_study_config(study).dataset.load_splits(settings.data_dir)
     return study, splits
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from hpsearch.data import DATASET_NAMES
+from hpsearch.data import DATASET_NAMES, Splits, load_splits
 from hpsearch.errors import UserError
 from hpsearch.study.config_errors import one_line
 from hpsearch.study.space import SearchSpace, Strict, check_enqueued
@@ -36,6 +36,16 @@ class DatasetConfig(Strict):
         if name not in DATASET_NAMES:
             raise ValueError(f"unknown dataset {name!r}; allowed: {', '.join(DATASET_NAMES)}")
         return name
+
+    def load_splits(self, data_dir: Path | None = None) -> Splits:
+        """The study's train/validation/test splits (remembered in-process by hpsearch.data)."""
+        return load_splits(
+            self.name,
+            data_dir=data_dir,
+            val_fraction=self.val_fraction,
+            train_subset=self.train_subset,
+            seed=self.seed,
+        )
 
 
 class ObjectiveConfig(Strict):

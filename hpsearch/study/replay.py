@@ -10,7 +10,6 @@ import numpy as np
 from optuna.trial import FixedTrial, FrozenTrial
 from threadpoolctl import threadpool_limits
 
-from hpsearch.data import load_splits
 from hpsearch.errors import UserError
 from hpsearch.study.objective import REPRODUCED_METRICS, history_attr
 from hpsearch.study.space import resolve, suggest
@@ -54,14 +53,7 @@ def replay(
     values = suggest(config.search_space, FixedTrial(frozen.params, frozen.number))
     train_config: TrainConfig = resolve(values, epochs=config.epochs, seed=seed)
     stored = frozen.user_attrs["history"]
-    data = config.dataset
-    splits = load_splits(
-        data.name,
-        data_dir=data_dir,
-        val_fraction=data.val_fraction,
-        train_subset=data.train_subset,
-        seed=data.seed,
-    )
+    splits = config.dataset.load_splits(data_dir)
     threads = frozen.user_attrs.get("blas_threads") or None  # same BLAS split, same sums
     with threadpool_limits(limits=threads):
         result = train(train_config, splits, [_stop_after(len(stored))])

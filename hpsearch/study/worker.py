@@ -31,7 +31,7 @@ from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 from threadpoolctl import threadpool_limits
 
-from hpsearch.data import load_dataset, load_splits, release_loaded
+from hpsearch.data import load_dataset, release_loaded
 from hpsearch.errors import UserError
 from hpsearch.study.algorithms import make_pruner, make_sampler
 from hpsearch.study.budget import CONFIG_ATTR, pop_slot
@@ -244,14 +244,7 @@ def run_worker(options: WorkerOptions) -> int:
     config = load_study_config(study)
     study.sampler = make_sampler(config.sampler, _sampler_seed(config.seed, options.worker_index))
     study.pruner = make_pruner(config.pruner, config.epochs)
-    data = config.dataset
-    splits = load_splits(
-        data.name,
-        data_dir=options.data_dir,
-        val_fraction=data.val_fraction,
-        train_subset=data.train_subset,
-        seed=data.seed,
-    )
+    splits = config.dataset.load_splits(options.data_dir)
     tracker = _tracker(options)
     objective = Objective(config, splits, tracker)
     deadline = time.monotonic() + (options.timeout or float("inf"))
