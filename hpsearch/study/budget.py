@@ -1,21 +1,20 @@
-"""The trial budget as a pool of WAITING trials: exactly N finished trials, whatever W is.
+"""What counts against the trial budget: exactly N finished trials, whatever W is.
 
-`launch` creates the pool (the study's fixed trials first, then empty slots the sampler fills).
-Workers pop slots atomically through the storage, so no worker ever starts an N+1th trial;
-a crashed trial's retry is a new slot, so it does not count twice.
+The pool (pool.py) issues the budget as WAITING slots; workers pop them atomically, so no worker
+ever starts an N+1th trial. A crashed trial's retry is a new slot, so it does not count twice;
+a slot cancelled because the budget was lowered does not count at all.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from hpsearch.study.config import StudyConfig
-from hpsearch.study.space import enqueue_params
+from hpsearch.study import rows
 
 CONFIG_ATTR = "hpsearch.config"
 BUDGET_ATTR = "hpsearch.n_trials"
@@ -29,6 +28,7 @@ class Counts:
     retried: int  # failures replaced by a retry: not counted as finished
     running: int
     waiting: int
+    cancelled: int = 0  # empty slots given back when the budget was lowered: not trials
 
     @property
     def finished(self) -> int:
@@ -42,59 +42,37 @@ class Counts:
             "retried": self.retried,
             "running": self.running,
             "waiting": self.waiting,
+            "cancelled": self.cancelled,
             "finished": self.finished,
         }
 
 
 def count(trials: Sequence[FrozenTrial]) -> Counts:
-    retried = {t.system_attrs["failed_trial"] for t in trials if "failed_trial" in t.system_attrs}
+    """The counts of trials already loaded (see `count_rows` for a study of any size)."""
+    retried = {t.system_attrs[rows.RETRY_OF] for t in trials if rows.RETRY_OF in t.system_attrs}
     states = Counter(t.state for t in trials)
     n_retried = sum(1 for t in trials if t.state == TrialState.FAIL and t.number in retried)
+    n_cancelled = sum(1 for t in trials if t.system_attrs.get(rows.CANCELLED))
+    return _counts(states, n_retried, n_cancelled)
+
+
+def _counts(states: Mapping[TrialState, int], retried: int, cancelled: int) -> Counts:
     return Counts(
-        complete=states[TrialState.COMPLETE],
-        pruned=states[TrialState.PRUNED],
-        failed=states[TrialState.FAIL] - n_retried,
-        retried=n_retried,
-        running=states[TrialState.RUNNING],
-        waiting=states[TrialState.WAITING],
+        complete=states.get(TrialState.COMPLETE, 0),
+        pruned=states.get(TrialState.PRUNED, 0),
+        failed=states.get(TrialState.FAIL, 0) - retried - cancelled,
+        retried=retried,
+        running=states.get(TrialState.RUNNING, 0),
+        waiting=states.get(TrialState.WAITING, 0),
+        cancelled=cancelled,
     )
 
 
-def create_or_resume(
-    config: StudyConfig, config_text: str, storage: optuna.storages.BaseStorage, n_trials: int
-) -> tuple[optuna.Study, int]:
-    """Create the study (or load it) and top its pool up to `n_trials`. Returns (study, added)."""
-    study = optuna.create_study(
-        study_name=config.name, storage=storage, direction="maximize", load_if_exists=True
+def count_rows(study: optuna.Study) -> Counts:
+    """The same counts from three aggregate queries: the cost does not grow with the trials."""
+    storage, study_id = rows.backend(study), study._study_id
+    return _counts(
+        rows.state_counts(storage, study_id),
+        rows.marked_count(storage, study_id, rows.RETRY_OF),
+        rows.marked_count(storage, study_id, rows.CANCELLED),
     )
-    is_new = CONFIG_ATTR not in study.user_attrs
-    study.set_user_attr(CONFIG_ATTR, config_text)
-    study.set_user_attr(BUDGET_ATTR, n_trials)
-    counts = count(study.get_trials(deepcopy=False))
-    missing = n_trials - (counts.finished + counts.running + counts.waiting)
-    fixed = config.enqueue[:missing] if is_new else []
-    for values in fixed:
-        study.enqueue_trial(enqueue_params(config.search_space, values))
-    for _ in range(missing - len(fixed)):
-        study.enqueue_trial({})
-    return study, max(missing, 0)
-
-
-def pop_slot(study: optuna.Study) -> optuna.Trial | None:
-    """Atomically claim one WAITING trial (the storage refuses a second claimant); None if empty.
-
-    Unlike `Study.ask`, never creates a trial: an empty pool means the budget is spent.
-    """
-    # The study's own (caching) view of the storage, so that it knows the trial it hands out.
-    storage = study._storage
-    study_id = study._study_id
-    for frozen in storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.WAITING,)):
-        # Beat first: a worker killed right after its claim still leaves a trial that goes stale.
-        if getattr(storage, "get_heartbeat_interval", lambda: None)():
-            storage.record_heartbeat(frozen._trial_id)  # type: ignore[attr-defined]
-        try:
-            if storage.set_trial_state_values(frozen._trial_id, state=TrialState.RUNNING):
-                return optuna.Trial(study, frozen._trial_id)
-        except optuna.exceptions.UpdateFinishedTrialError:
-            continue
-    return None

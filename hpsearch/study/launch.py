@@ -15,8 +15,8 @@ from rich.live import Live
 
 from hpsearch.catalog import refuse_shared_databases, store_urls
 from hpsearch.settings import Settings, mask_password
-from hpsearch.study.budget import create_or_resume
 from hpsearch.study.config import StudyConfig, load_study_file
+from hpsearch.study.pool import check_budget, create_or_resume
 from hpsearch.study.progress import status_table, study_status
 from hpsearch.study.storage import open_storage, probe_storage
 from hpsearch.study.worker import WorkerOptions, preflight, stop_signals_interrupt, worker_process
@@ -139,6 +139,7 @@ def _launch(request: LaunchRequest, settings: Settings, console: Console) -> dic
         probe_tracking_uri(settings.mlflow_uri)
     if request.workers:  # what our workers need; queue-only leaves that to workers elsewhere
         preflight(config, _data_dir(request, settings))
+    check_budget(settings.optuna_url, config.name, n_trials)  # a lower budget than already run
     settings.ensure_home()
     catalog, launch_id = _record_launch(config, text, request, settings, n_trials)
     exit_status = 1
@@ -167,8 +168,9 @@ def _run(
 ) -> dict[str, Any]:
     storage = open_storage(settings.optuna_url)
     study, added = create_or_resume(config, text, storage, n_trials)
+    change = f"{added} trial(s) added" if added >= 0 else f"{-added} queued trial(s) cancelled"
     console.print(
-        f"study {config.name}: {added} trial(s) added to reach {n_trials}; "
+        f"study {config.name}: {change} to reach {n_trials}; "
         f"{request.workers} worker(s) on {mask_password(settings.optuna_url)}"
     )
     if request.workers == 0:  # queue only: workers elsewhere (`hpsearch worker`) run the trials

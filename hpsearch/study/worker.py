@@ -34,9 +34,10 @@ from threadpoolctl import threadpool_limits
 from hpsearch.data import load_dataset, release_loaded
 from hpsearch.errors import UserError
 from hpsearch.study.algorithms import make_pruner, make_sampler
-from hpsearch.study.budget import CONFIG_ATTR, pop_slot
+from hpsearch.study.budget import CONFIG_ATTR, count_rows
 from hpsearch.study.config import StudyConfig, parse_study
 from hpsearch.study.objective import Objective
+from hpsearch.study.pool import claim
 from hpsearch.study.reconcile import fail_and_retry, fail_stale, kill_orphaned_runs
 from hpsearch.study.storage import (
     is_transient,
@@ -209,14 +210,10 @@ def _next_trial(
     """The next slot; while others still run, wait (a crashed one's retry may appear)."""
     while time.monotonic() < deadline:
         fail_stale(study, tracker)
-        trial = with_retries(lambda: pop_slot(study), "claiming a trial")
+        trial = with_retries(lambda: claim(study), "claiming a trial")
         if trial is not None:
             return trial
-        running = with_retries(
-            lambda: study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)),
-            "reading the study",
-        )
-        if not running:
+        if not with_retries(lambda: count_rows(study).running, "reading the study"):
             return None
         time.sleep(IDLE_POLL_SECONDS)
     return None

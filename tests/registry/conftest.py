@@ -59,8 +59,8 @@ def _uris(home: Path) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
     """The stores of a finished 3-trial study (run in this process, one worker)."""
-    from hpsearch.study.budget import create_or_resume
     from hpsearch.study.config import parse_study
+    from hpsearch.study.pool import create_or_resume
     from hpsearch.study.storage import open_storage
     from hpsearch.study.worker import WorkerOptions, run_worker
 

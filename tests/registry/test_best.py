@@ -228,8 +228,8 @@ def test_user_errors_are_one_clear_line(settings: Settings, tmp_path: Path) -> N
 def test_a_study_without_complete_trials(settings: Settings) -> None:
     import yaml
 
-    from hpsearch.study.budget import create_or_resume
     from hpsearch.study.config import parse_study
+    from hpsearch.study.pool import create_or_resume
 
     from .conftest import STUDY
 

@@ -21,7 +21,8 @@ from optuna.trial import TrialState
 
 from hpsearch.catalog import open_catalog
 from hpsearch.settings import get_settings
-from hpsearch.study.budget import count, pop_slot
+from hpsearch.study.budget import count
+from hpsearch.study.pool import pop_slot
 from hpsearch.study.reconcile import fail_stale, reconcile
 from hpsearch.study.storage import open_storage
 from reliability.faults import (

@@ -1,0 +1,115 @@
+"""Optuna's trial tables read and written directly: counts and ids, never whole trials.
+
+Loading a study's trials through Optuna builds every trial with its parameters, attributes and
+intermediate values; at 10,000 trials that is seconds. The pool, `status` and `best` need far
+less: how many trials are in each state, which few trials are WAITING, which trials hold the
+top value. These queries use Optuna's own table models (its schema is versioned and checked by
+`hpsearch db upgrade`), so they stay right for the Optuna versions pyproject allows.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import optuna
+import sqlalchemy as sa
+from optuna.storages import RDBStorage
+from optuna.storages._rdb import models
+from optuna.trial import TrialState
+
+# System attributes that take a trial out of the budget count (each with one row per trial):
+RETRY_OF = "failed_trial"  # Optuna's retry callback: this trial retries that failed one
+CANCELLED = "hpsearch.cancelled"  # an empty slot given back when the budget was lowered
+
+_trials = models.TrialModel.__table__
+_system_attrs = models.TrialSystemAttributeModel.__table__
+_values = models.TrialValueModel.__table__
+
+
+def backend(study: optuna.Study) -> RDBStorage:
+    """The RDB storage under the study's caching wrapper (where the tables are)."""
+    storage = getattr(study._storage, "_backend", study._storage)
+    if not isinstance(storage, RDBStorage):
+        raise TypeError(f"hpsearch needs Optuna's RDBStorage, not {type(storage).__name__}")
+    return storage
+
+
+def _study_trials(study_id: int) -> sa.ColumnElement[bool]:
+    return _trials.c.study_id == study_id
+
+
+def state_counts(storage: RDBStorage, study_id: int) -> dict[TrialState, int]:
+    """{state: number of trials}, from one GROUP BY."""
+    query = (
+        sa.select(_trials.c.state, sa.func.count())
+        .where(_study_trials(study_id))
+        .group_by(_trials.c.state)
+    )
+    with storage.engine.connect() as conn:
+        return {TrialState(state): int(n) for state, n in conn.execute(query)}
+
+
+def marked_count(storage: RDBStorage, study_id: int, key: str) -> int:
+    """How many of the study's trials carry system attribute `key`."""
+    query = (
+        sa.select(sa.func.count())
+        .select_from(_system_attrs.join(_trials, _system_attrs.c.trial_id == _trials.c.trial_id))
+        .where(_study_trials(study_id), _system_attrs.c.key == key)
+    )
+    with storage.engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+def waiting_ids(storage: RDBStorage, study_id: int, limit: int, *, last: bool = False) -> list[int]:
+    """Up to `limit` WAITING trial ids, oldest first (or newest first with `last`)."""
+    order = _trials.c.number.desc() if last else _trials.c.number.asc()
+    query = (
+        sa.select(_trials.c.trial_id)
+        .where(_study_trials(study_id), _trials.c.state == TrialState.WAITING)
+        .order_by(order)
+        .limit(limit)
+    )
+    with storage.engine.connect() as conn:
+        return [int(row[0]) for row in conn.execute(query)]
+
+
+def top_value_ids(storage: RDBStorage, study_id: int) -> list[int]:
+    """The COMPLETE trials that share the highest value (ties are common on small data)."""
+    complete = _trials.join(_values, _values.c.trial_id == _trials.c.trial_id)
+    finite = (
+        _study_trials(study_id),
+        _trials.c.state == TrialState.COMPLETE,
+        _values.c.objective == 0,
+        _values.c.value_type == models.TrialValueModel.TrialValueType.FINITE,
+    )
+    best = sa.select(sa.func.max(_values.c.value)).select_from(complete).where(*finite)
+    query = (
+        sa.select(_trials.c.trial_id)
+        .select_from(complete)
+        .where(*finite, _values.c.value == best.scalar_subquery())
+    )
+    with storage.engine.connect() as conn:
+        return [int(row[0]) for row in conn.execute(query)]
+
+
+def cancel_waiting(storage: RDBStorage, trial_id: int) -> bool:
+    """End a WAITING slot FAIL, marked CANCELLED, in one transaction; False if it was claimed.
+
+    Optuna's own update cannot say "only if still WAITING": it would end a trial that a worker
+    claimed a moment ago. The conditional UPDATE can.
+    """
+    with storage.engine.begin() as conn:
+        ended = conn.execute(
+            sa.update(_trials)
+            .where(_trials.c.trial_id == trial_id, _trials.c.state == TrialState.WAITING)
+            .values(state=TrialState.FAIL, datetime_complete=datetime.now())
+        )
+        if ended.rowcount != 1:
+            return False
+        conn.execute(
+            sa.insert(_system_attrs).values(
+                trial_id=trial_id, key=CANCELLED, value_json=json.dumps(True)
+            )
+        )
+    return True
