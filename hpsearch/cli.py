@@ -58,6 +58,9 @@ def train(
     lr_schedule: Annotated[str, typer.Option(help="constant or cosine")] = "constant",
     val_fraction: float = 0.1,
     train_subset: int | None = None,
+    split_seed: Annotated[
+        int, typer.Option(help="Seed of the validation split (and subset); --seed leaves it.")
+    ] = 0,
     data_dir: DataDir = None,
     json_output: Json = False,
 ) -> None:
@@ -79,6 +82,7 @@ def train(
         lr_schedule=lr_schedule,
         val_fraction=val_fraction,
         train_subset=train_subset,
+        split_seed=split_seed,
     )
     report = train_and_save(request, out, data_dir, show_progress=not json_output)
     if json_output:

@@ -55,12 +55,13 @@ class TrainRequest:
     config: TrainConfig
     val_fraction: float
     train_subset: int | None
+    split_seed: int = 0  # the validation split's own seed: --seed moves only the training
 
     @classmethod
     def from_cli(cls, *, dataset: str, hidden: str, activation: str, optimizer: str, lr: float,
                  batch_size: int, l2: float, dropout: float, epochs: int, seed: int, loss: str,
-                 lr_schedule: str, val_fraction: float,
-                 train_subset: int | None) -> TrainRequest:  # fmt: skip
+                 lr_schedule: str, val_fraction: float, train_subset: int | None,
+                 split_seed: int = 0) -> TrainRequest:  # fmt: skip
         _allowed("dataset", dataset, DATASET_NAMES)
         _allowed("activation", activation, ACTIVATIONS)
         _allowed("optimizer", optimizer, OPTIMIZERS)
@@ -85,7 +86,7 @@ class TrainRequest:
             loss=loss,
             lr_schedule=lr_schedule,
         )
-        return cls(dataset, config, val_fraction, train_subset)
+        return cls(dataset, config, val_fraction, train_subset, split_seed)
 
 
 def train_and_save(
@@ -97,7 +98,7 @@ def train_and_save(
         data_dir=data_dir,
         val_fraction=request.val_fraction,
         train_subset=request.train_subset,
-        seed=request.config.seed,
+        seed=request.split_seed,
     )
     started = time.perf_counter()
     with Progress(disable=not show_progress, transient=True) as progress:
@@ -129,7 +130,56 @@ def train_and_save(
         "dataset": request.dataset,
     }
     (out / "metrics.json").write_text(json.dumps(report, indent=2))
+    split = {"dataset": request.dataset, "val_fraction": request.val_fraction,
+             "train_subset": request.train_subset, "seed": request.split_seed,
+             "fingerprint": splits.fingerprint()}  # fmt: skip
+    (out / SPLIT_FILE).write_text(json.dumps(split, indent=2))
     return report
+
+
+SPLIT_FILE = "split.json"  # beside the weights: how the validation split was carved
+_MAX_SPLIT_BYTES = 4096
+
+
+def _splits_for(model_ref: str, dataset: str, split: str, data_dir: Path | None) -> Any:
+    """The splits to score on: any for `test`; for `val` and `train`, the model's own."""
+    if split == "test":
+        return load_splits(dataset, data_dir=data_dir)
+    stored = _read_split(Path(model_ref) / SPLIT_FILE)
+    if stored is None:
+        raise UserError(
+            f"{model_ref}: no {SPLIT_FILE} (the split it was trained with), so --split {split} "
+            "could score rows it trained on; use --split test"
+        )
+    if stored["dataset"] != dataset:
+        raise UserError(f"{model_ref} was trained on {stored['dataset']}, not {dataset}")
+    splits = load_splits(dataset, data_dir=data_dir, val_fraction=stored["val_fraction"],
+                         train_subset=stored["train_subset"], seed=stored["seed"])  # fmt: skip
+    if splits.fingerprint() != stored["fingerprint"]:
+        raise UserError(f"{dataset} here differs from the data {model_ref} was trained on")
+    return splits
+
+
+def _read_split(path: Path) -> dict[str, Any] | None:
+    """split.json as written by `train_and_save`, checked; None when there is none."""
+    if not path.is_file():
+        return None
+    with open(path, "rb") as f:
+        raw = f.read(_MAX_SPLIT_BYTES + 1)
+    try:
+        d = json.loads(raw) if len(raw) <= _MAX_SPLIT_BYTES else None
+    except ValueError:
+        d = None
+    types: dict[str, Any] = {"dataset": str, "val_fraction": float,
+                             "train_subset": (int, type(None)), "seed": int,
+                             "fingerprint": str}  # fmt: skip
+    if (
+        not isinstance(d, dict)
+        or set(d) != set(types)
+        or not all(isinstance(d[k], t) and not isinstance(d[k], bool) for k, t in types.items())
+    ):
+        raise UserError(f"{path}: not a split description written by hpsearch train")
+    return d
 
 
 def image_shape(model: MLP) -> tuple[int, int]:
@@ -159,7 +209,7 @@ def predict_command(
     assert dataset is not None
     _allowed("dataset", dataset, DATASET_NAMES)
     _allowed("split", split, ("test", "val", "train"))
-    splits = load_splits(dataset, data_dir=data_dir)
+    splits = _splits_for(model_ref, dataset, split, data_dir)
     x, y = {"test": (splits.x_test, splits.y_test), "val": (splits.x_val, splits.y_val),
             "train": (splits.x_train, splits.y_train)}[split]  # fmt: skip
     if x.shape[1] != model.arch.input_dim:

@@ -169,3 +169,52 @@ def test_train_accuracy_is_measured_in_eval_mode_after_the_epoch(small_digits) -
     assert metrics.train_accuracy == float((result.model.predict(x) == y).mean())
     loss = LOSSES["cross_entropy"]().value(result.model.forward(x), y)
     assert metrics.train_loss == pytest.approx(loss, rel=1e-6)
+
+
+def _train_request(seed: int, **split: object):  # type: ignore[no-untyped-def]
+    from hpsearch.standalone import TrainRequest
+
+    options = {"val_fraction": 0.2, "train_subset": 300} | split
+    return TrainRequest.from_cli(
+        dataset="digits", hidden="16", activation="relu", optimizer="adam", lr=1e-2,
+        batch_size=32, l2=0.0, dropout=0.0, epochs=2, seed=seed, loss="cross_entropy",
+        lr_schedule="constant", **options,
+    )  # fmt: skip
+
+
+def test_the_split_has_its_own_seed_and_predict_uses_the_stored_one(tmp_path: Path) -> None:
+    """A --seed 1 model once scored "val 1.0000" on rows it had trained on: predict rebuilt
+    the split with seed 0 and fraction 0.1. Now the split is the model's own."""
+    from hpsearch.standalone import predict_command, train_and_save
+
+    one = train_and_save(_train_request(1), tmp_path / "one", None, show_progress=False)
+    two = train_and_save(_train_request(2), tmp_path / "two", None, show_progress=False)
+    assert one["dataset_fingerprint"] == two["dataset_fingerprint"]  # --seed leaves the split
+    other = train_and_save(_train_request(1, split_seed=5), tmp_path / "o", None,
+                           show_progress=False)  # fmt: skip
+    assert other["dataset_fingerprint"] != one["dataset_fingerprint"]
+    for split, key in (("val", "val_accuracy"), ("train", None)):
+        got = predict_command(str(tmp_path / "one"), dataset="digits", split=split, images=None,
+                              data_dir=None)  # fmt: skip
+        carved = load_splits("digits", val_fraction=0.2, train_subset=300, seed=0)
+        assert got["n"] == len(carved.y_val if split == "val" else carved.y_train)
+        if key:
+            assert got["accuracy"] == one[key]
+
+
+def test_predict_val_or_train_refuses_a_model_without_its_split(tmp_path: Path) -> None:
+    import shutil
+
+    from hpsearch.errors import UserError
+    from hpsearch.standalone import predict_command, train_and_save
+
+    train_and_save(_train_request(0), tmp_path / "m", None, show_progress=False)
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for name in ("weights.npz", "architecture.json"):
+        shutil.copy(tmp_path / "m" / name, bare / name)
+    with pytest.raises(UserError, match="split") as caught:
+        predict_command(str(bare), dataset="digits", split="val", images=None, data_dir=None)
+    assert "\n" not in str(caught.value)
+    assert predict_command(str(bare), dataset="digits", split="test", images=None,
+                           data_dir=None)["n"] > 0  # fmt: skip
