@@ -19,6 +19,7 @@ from typing import Any
 
 import optuna
 from optuna.storages import RDBStorage
+from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
 from hpsearch.catalog.locks import database_lock
@@ -71,6 +72,7 @@ def create_or_resume(
     study = optuna.create_study(
         study_name=config.name, storage=storage, direction="maximize", load_if_exists=True
     )
+    refuse_other_direction(study)
     with _lock(study):
         is_new = CONFIG_ATTR not in study.user_attrs
         before = issued(study)
@@ -86,6 +88,17 @@ def create_or_resume(
     return study, n_trials - before
 
 
+def refuse_other_direction(study: optuna.Study) -> None:
+    """A study of the same name that minimises is not one of ours: adopting it would make the
+    worst validation accuracy its best trial."""
+    if study._directions != [StudyDirection.MAXIMIZE]:
+        directions = ", ".join(d.name.lower() for d in study._directions)
+        raise UserError(
+            f"study {study.study_name!r} already exists in this storage with direction "
+            f"{directions}; hpsearch maximises validation accuracy: rename the study"
+        )
+
+
 def refuse_below_run(study: optuna.Study, n_trials: int) -> None:
     """A budget below the trials that already ran or run now cannot be honoured: one line."""
     counts = count_rows(study)
@@ -98,7 +111,8 @@ def refuse_below_run(study: optuna.Study, n_trials: int) -> None:
 
 
 def check_budget(storage_url: str, study_name: str, n_trials: int) -> None:
-    """`refuse_below_run` for launch to call before it writes anything; no study: nothing to do."""
+    """`refuse_other_direction` and `refuse_below_run` for launch to call before it writes
+    anything; no study: nothing to do."""
     from hpsearch.study.storage import open_existing_storage
 
     try:
@@ -106,7 +120,9 @@ def check_budget(storage_url: str, study_name: str, n_trials: int) -> None:
     except UserError:  # no storage yet: a new study
         return
     try:
-        refuse_below_run(optuna.load_study(study_name=study_name, storage=storage), n_trials)
+        study = optuna.load_study(study_name=study_name, storage=storage)
+        refuse_other_direction(study)
+        refuse_below_run(study, n_trials)
     except KeyError:  # no such study yet
         return
     finally:

@@ -68,3 +68,23 @@ def test_cli_reports_failed_workers_in_one_line_and_exits_2(
         "error: worker process(es) failed: worker-0 (a user error, printed above), "
         "worker-1 (a user error, printed above)"
     ]
+
+
+def test_an_existing_minimize_study_of_the_same_name_is_refused(study_file: StudyFile) -> None:
+    """hpsearch maximises validation accuracy: adopting a minimize study would pick the worst."""
+    storage = open_storage(get_settings().optuna_url)
+    optuna.create_study(study_name="tiny", storage=storage, direction="minimize")
+    storage.engine.dispose()
+    import os
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "hpsearch", "launch", str(study_file()),
+                             "--no-tracking"], capture_output=True, text=True, env=os.environ,
+                            timeout=120)  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "minimize" in lines[0] and "'tiny'" in lines[0], result.stderr
+    study = optuna.load_study(study_name="tiny", storage=open_storage(get_settings().optuna_url))
+    assert study.trials == [] and study.user_attrs == {}  # nothing queued, nothing set
+    assert not (get_settings().home / "hpsearch.db").exists()  # not even the catalog
