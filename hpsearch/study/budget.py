@@ -18,6 +18,9 @@ from hpsearch.study import rows
 
 CONFIG_ATTR = "hpsearch.config"
 BUDGET_ATTR = "hpsearch.n_trials"
+LAUNCH_ATTR = (
+    "hpsearch.launch"  # launches of the study so far (1, 2, ...): seeds each one's sampler
+)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from optuna.trial import TrialState
 from hpsearch.catalog.locks import database_lock
 from hpsearch.errors import UserError
 from hpsearch.study import rows
-from hpsearch.study.budget import BUDGET_ATTR, CONFIG_ATTR, count_rows
+from hpsearch.study.budget import BUDGET_ATTR, CONFIG_ATTR, LAUNCH_ATTR, count_rows
 from hpsearch.study.config import StudyConfig
 from hpsearch.study.space import enqueue_params
 
@@ -79,6 +79,7 @@ def create_or_resume(
         refuse_below_run(study, n_trials)
         study.set_user_attr(CONFIG_ATTR, config_text)
         study.set_user_attr(BUDGET_ATTR, n_trials)
+        study.set_user_attr(LAUNCH_ATTR, int(study.user_attrs.get(LAUNCH_ATTR, 0)) + 1)
         if n_trials < before:
             _cancel_surplus(study, before - n_trials)
         fixed = config.enqueue[: max(n_trials - before, 0)] if is_new else []

@@ -34,7 +34,7 @@ from threadpoolctl import threadpool_limits
 from hpsearch.data import load_dataset, release_loaded
 from hpsearch.errors import UserError
 from hpsearch.study.algorithms import make_pruner, make_sampler
-from hpsearch.study.budget import CONFIG_ATTR, count_rows
+from hpsearch.study.budget import CONFIG_ATTR, LAUNCH_ATTR, count_rows
 from hpsearch.study.config import StudyConfig, parse_study
 from hpsearch.study.objective import Objective
 from hpsearch.study.pool import claim
@@ -70,10 +70,19 @@ def load_study_config(study: optuna.Study) -> StudyConfig:
     return parse_study(study.user_attrs[CONFIG_ATTR], f"study {study.study_name!r}")
 
 
-def _sampler_seed(study_seed: int, worker_index: int | None) -> int:
-    """Workers must not share a sampler stream, or their random start-up trials would coincide."""
+def sampler_seed(config: StudyConfig, launch: int, worker_index: int | None) -> int:
+    """The seed of a worker's sampler: reproducible, and never a stream already used.
+
+    Workers of one launch must not share a stream, or their random start-up trials would
+    coincide; launches must not either, or a resumed study would re-run the points it tried
+    (so the launch's ordinal, LAUNCH_ATTR, is mixed in). QMC is the exception: its points are
+    one scrambled sequence whose position Optuna keeps in the storage, under a key made from the
+    seed, so every worker of every launch shares one seed and the sequence goes on.
+    """
+    if config.sampler.type == "qmc":
+        return int(np.random.SeedSequence([config.seed, 0]).generate_state(1)[0])
     index = worker_index if worker_index is not None else os.getpid()
-    return int(np.random.SeedSequence([study_seed, 1 + index]).generate_state(1)[0])
+    return int(np.random.SeedSequence([config.seed, launch, 1 + index]).generate_state(1)[0])
 
 
 @contextlib.contextmanager
@@ -239,7 +248,9 @@ def run_worker(options: WorkerOptions) -> int:
     storage = open_existing_storage(options.storage_url)
     study = load_existing_study(options.study_name, storage)
     config = load_study_config(study)
-    study.sampler = make_sampler(config.sampler, _sampler_seed(config.seed, options.worker_index))
+    launch = int(study.user_attrs.get(LAUNCH_ATTR, 0))
+    seed = sampler_seed(config, launch, options.worker_index)
+    study.sampler = make_sampler(config.sampler, seed)
     study.pruner = make_pruner(config.pruner, config.epochs)
     splits = config.dataset.load_splits(options.data_dir)
     tracker = _tracker(options)
@@ -248,6 +259,8 @@ def run_worker(options: WorkerOptions) -> int:
     # which process runs a trial: for operators, and for tests that kill it
     attrs = {
         "blas_threads": options.blas_threads or 0,
+        "launch": launch,
+        "sampler_seed": seed,  # with `launch`: how to sample this trial's point again
         "worker": f"{socket.gethostname()}:{os.getpid()}",
     }
 

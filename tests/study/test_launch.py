@@ -69,6 +69,55 @@ def test_replay_of_a_trial_recorded_before_losses_were_data_losses(study_file: S
     assert not replay("tiny", 0, get_settings().optuna_url).matches
 
 
+def _params(trials: list[optuna.trial.FrozenTrial]) -> list[dict[str, object]]:
+    return [t.params for t in trials]
+
+
+def test_a_resumed_study_does_not_replay_the_points_it_tried(study_file: StudyFile) -> None:
+    """Each launch's sampler stream mixes in the launch's ordinal, recorded on the study and
+    on every trial, so a resume samples new points and a launch stays reproducible."""
+    path = study_file(budget={"n_trials": 3})
+    run_launch(path, tracking=False)
+    run_launch(path, n_trials=6, tracking=False)
+    trials = _trials()
+    first, second = _params(trials[:3]), _params(trials[3:])
+    assert len(second) == 3 and not any(p in first for p in second), (first, second)
+    seeds = {t.number: t.user_attrs["sampler_seed"] for t in trials}
+    assert seeds[0] == seeds[2] != seeds[3] == seeds[5]
+    assert optuna.load_study(study_name="tiny", storage=open_storage(get_settings().optuna_url)
+                             ).user_attrs["hpsearch.launch"] == 2  # fmt: skip
+
+
+def test_a_fresh_study_samples_the_same_points_for_the_same_seed(
+    study_file: StudyFile, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In the order they were sampled (which trial number claims a slot is not fixed)."""
+
+    def sampled() -> list[dict[str, object]]:
+        return _params(sorted(_trials(), key=lambda t: t.datetime_start or 0))
+
+    path = study_file(budget={"n_trials": 3})
+    run_launch(path, tracking=False)
+    first = sampled()
+    monkeypatch.setenv("HPSEARCH_HOME", str(tmp_path / "second-home"))
+    run_launch(path, tracking=False)
+    assert sampled() == first
+
+
+def test_qmc_workers_share_one_scrambled_sequence(study_file: StudyFile) -> None:
+    """Optuna's QMCSampler counts its samples in the storage under a key made from its seed:
+    one seed for every worker means one sequence (one key) whose points are handed out in
+    turn; a seed per worker meant one key per worker and overlapping scrambled sequences."""
+    run_launch(study_file(sampler={"type": "qmc"}, budget={"n_trials": 6}), workers=2,
+               tracking=False)  # fmt: skip
+    study = optuna.load_study(study_name="tiny", storage=open_storage(get_settings().optuna_url))
+    system_attrs = study._storage.get_study_system_attrs(study._study_id)
+    keys = [key for key in system_attrs if key.startswith("qmc:")]
+    assert len(keys) == 1, keys
+    assert len({t.user_attrs["worker"] for t in study.trials}) == 2  # both workers sampled
+    assert len({t.user_attrs["sampler_seed"] for t in study.trials}) == 1
+
+
 def test_resume_tops_up_to_the_new_budget(study_file: StudyFile) -> None:
     path = study_file(budget={"n_trials": 2})
     run_launch(path, tracking=False)
