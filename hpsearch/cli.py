@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from hpsearch.errors import UserError
+from hpsearch.errors import UserError, error_line
 from hpsearch.settings import Settings, get_settings
 
 app = typer.Typer(
@@ -331,7 +331,7 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)  # returns 130 when a command was interrupted
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {error_line(str(exc))}", file=sys.stderr)
         raise SystemExit(exc.exit_code) from None
     except typer.Exit as exc:
         raise SystemExit(exc.exit_code) from None

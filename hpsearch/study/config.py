@@ -10,8 +10,10 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from hpsearch.data import DATASET_NAMES, Splits, load_splits
-from hpsearch.errors import UserError
+from hpsearch.errors import UserError, shown
+from hpsearch.limits import MAX_STUDY_FILE_BYTES, read_regular
 from hpsearch.study.config_errors import one_line
+from hpsearch.study.safe_yaml import YamlRefused, load_yaml
 from hpsearch.study.space import SearchSpace, Strict, check_enqueued
 from hpsearch.train import LR_SCHEDULES
 
@@ -34,7 +36,7 @@ class DatasetConfig(Strict):
     @classmethod
     def _known_dataset(cls, name: str) -> str:
         if name not in DATASET_NAMES:
-            raise ValueError(f"unknown dataset {name!r}; allowed: {', '.join(DATASET_NAMES)}")
+            raise ValueError(f"unknown dataset {shown(name)}; allowed: {', '.join(DATASET_NAMES)}")
         return name
 
     def load_splits(self, data_dir: Path | None = None) -> Splits:
@@ -104,11 +106,13 @@ class StudyConfig(Strict):
 def parse_study(text: str, source: str = "<string>") -> StudyConfig:
     """Validate study YAML; a problem raises StudyConfigError naming `source` and the field."""
     try:
-        raw = yaml.safe_load(text)
+        raw = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
         raise StudyConfigError(f"{source}: not valid YAML{where}") from None
+    except YamlRefused as exc:
+        raise StudyConfigError(f"{source}: {exc}") from None
     if not isinstance(raw, dict):
         raise StudyConfigError(f"{source}: expected a mapping of study fields at the top level")
     try:
@@ -118,11 +122,16 @@ def parse_study(text: str, source: str = "<string>") -> StudyConfig:
 
 
 def load_study_file(path: Path) -> tuple[StudyConfig, str]:
-    """Read and validate a study file. Returns the config and its exact text (kept in stores)."""
+    """Read and validate a study file. Returns the config and its exact text (kept in stores).
+
+    Only a regular file of at most MAX_STUDY_FILE_BYTES is read (a FIFO, a device or a huge
+    file is refused in one line), and only as UTF-8.
+    """
+    data = read_regular(path, "study file", MAX_STUDY_FILE_BYTES, StudyConfigError)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        reason = f"not UTF-8 text ({exc.reason} at byte {exc.start})"
         raise StudyConfigError(f"{path}: cannot read study file: {reason}") from None
     return parse_study(text, str(path)), text
 

@@ -11,6 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from hpsearch.errors import shown
+
 
 def one_line(error: ValidationError, root: type[BaseModel]) -> str:
     """`path: message` of the error that explains most; unknown keys first (a misspelt `hihg`
@@ -21,11 +23,19 @@ def one_line(error: ValidationError, root: type[BaseModel]) -> str:
     if first["type"] == "extra_forbidden":
         message = _unknown_key(_model_at(root, loc[:-1]), str(loc[-1]))
     elif first["type"] == "model_type" and (model := _model_at(root, loc)) is not None:
-        message = f"expected a mapping {{{', '.join(model.model_fields)}}}, got {first['input']!r}"
+        message = (
+            f"expected a mapping {{{', '.join(model.model_fields)}}}, got {shown(first['input'])}"
+        )
     else:
         message = str(first["msg"]).removeprefix("Value error, ")
-    path = ".".join(str(part) for part in loc)
+    path = ".".join(_key(part) for part in loc)
     return f"{path}: {message}" if path else message
+
+
+def _key(part: Any) -> str:
+    """One key of a field path, as written; a very long key is cut like any echoed value."""
+    text = str(part)
+    return text if len(text) <= 60 else shown(text, 60)
 
 
 def _unknown_key(model: type[BaseModel] | None, key: str) -> str:
@@ -33,7 +43,7 @@ def _unknown_key(model: type[BaseModel] | None, key: str) -> str:
     if model is None:
         return "unknown key"
     allowed = list(model.model_fields)
-    close = difflib.get_close_matches(key, allowed, n=1)
+    close = difflib.get_close_matches(key[:100], allowed, n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
     return f"unknown key; {hint}allowed: {', '.join(allowed)}"
 

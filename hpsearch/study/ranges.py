@@ -22,6 +22,8 @@ from pydantic import (
     model_validator,
 )
 
+from hpsearch.errors import shown
+
 
 @dataclass(frozen=True)
 class Bound:
@@ -82,7 +84,7 @@ class Param(Strict):
 
     def describe(self) -> str:
         """The value, or what may be sampled: "0.001..0.3", "choices: relu, tanh"."""
-        return repr(self.value) if self._fixed else self._span()
+        return shown(self.value) if self._fixed else self._span()
 
     def _span(self) -> str:
         raise NotImplementedError
@@ -162,7 +164,7 @@ class Choice(Param):
         return self.choices[0]
 
     def _span(self) -> str:
-        return "choices: " + ", ".join(map(str, self.choices))
+        return "choices: " + shown(", ".join(map(str, self.choices[:50])))
 
     def contains(self, value: Any) -> bool:
         return value in self.choices
@@ -180,7 +182,9 @@ def _plain(kind: type[Param], form: str, scalar: type) -> BeforeValidator:
         try:
             return kind.at(adapter.validate_python(value))
         except ValidationError:
-            raise ValueError(f"expected a mapping {{{keys}}} or {form}, got {value!r}") from None
+            raise ValueError(
+                f"expected a mapping {{{keys}}} or {form}, got {shown(value)}"
+            ) from None
 
     return BeforeValidator(normalise)
 

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationInfo, field_validator
 
+from hpsearch.errors import shown
 from hpsearch.nn import ACTIVATIONS, LOSSES, MAX_DEPTH, MAX_WIDTH, OPTIMIZERS
 from hpsearch.study.ranges import (
     Bound,
@@ -79,7 +80,7 @@ class SearchSpace(Strict):
         allowed = CHOICES[str(info.field_name)]
         for item in value.choices:
             if item not in allowed:
-                raise ValueError(f"unknown choice {item!r}; allowed: {', '.join(allowed)}")
+                raise ValueError(f"unknown choice {shown(item)}; allowed: {', '.join(allowed)}")
         return value
 
     @field_validator(*BOUNDS)
@@ -95,7 +96,7 @@ class SearchSpace(Strict):
     @classmethod
     def _positive_sizes(cls, value: Choice) -> Choice:
         if any(not isinstance(size, int) or size < 1 for size in value.choices):
-            raise ValueError(f"batch_size must be positive integers, got {value.choices}")
+            raise ValueError(f"batch_size must be positive integers, got {shown(value.choices)}")
         return value
 
     def searched(self) -> set[str]:
@@ -193,11 +194,12 @@ class _Recorder:
 
     def _answer(self, name: str, spec: Param) -> Any:
         if name not in self.given:  # `l2_enabled` is given as `l2: 0` or `l2: 1e-4`
-            shown = name.removesuffix("_enabled")
-            raise ValueError(f"missing value for searched parameter {shown!r}")
+            label = name.removesuffix("_enabled")
+            raise ValueError(f"missing value for searched parameter {label!r}")
         value = self.given[name]
         if not spec.contains(value):
-            raise ValueError(f"{name}={value!r} lies outside the search space ({spec.describe()})")
+            where = f"lies outside the search space ({spec.describe()})"
+            raise ValueError(f"{name}={shown(value)} {where}")
         self.params[name] = value
         return value
 
@@ -222,7 +224,8 @@ def _expand(space: SearchSpace, values: dict[str, Any]) -> dict[str, Any]:
         elif len(set(hidden)) == 1:
             given.setdefault("width", hidden[0])
         else:
-            raise ValueError(f"hidden={hidden} needs per_layer_width: true in the search space")
+            need = "needs per_layer_width: true in the search space"
+            raise ValueError(f"hidden={shown(hidden)} {need}")
     if "l2" in values:
         given["l2_enabled"] = values["l2"] != 0
         if values["l2"] != 0:
@@ -239,7 +242,7 @@ def enqueue_params(space: SearchSpace, values: dict[str, Any]) -> dict[str, Any]
     searched = sorted(space.searched())
     if unused and not set(unused) <= set(searched) | {"width", "momentum", "rho"}:
         raise ValueError(
-            f"unknown parameter(s) {', '.join(unused)}; searched: {', '.join(searched)}"
+            f"unknown parameter(s) {shown(', '.join(unused[:50]))}; searched: {', '.join(searched)}"
         )
     return recorder.params
 

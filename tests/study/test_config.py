@@ -186,3 +186,21 @@ def test_a_fixed_value_is_a_fixed_range_that_is_never_sampled() -> None:
     space = parse_study(text).search_space
     assert space.lr.fixed and space.lr.value == 1e-3  # PyYAML reads 1e-3 as a string
     assert space.width.fixed and space.width.value == 16 and "width" not in space.searched()
+
+
+def test_a_duplicate_key_is_refused_naming_it_and_its_line() -> None:
+    text = yaml.safe_dump(TINY_STUDY, sort_keys=False) + "epochs: 1000\n"
+    with pytest.raises(StudyConfigError, match=r"duplicate key 'epochs' \(line \d+\)"):
+        parse_study(text)
+    study = {k: v for k, v in TINY_STUDY.items() if k != "search_space"}
+    nested = "search_space:\n  lr: 0.1\n  width: 8\n  lr: 0.2\n"
+    with pytest.raises(StudyConfigError, match="duplicate key 'lr'"):
+        parse_study(yaml.safe_dump(study, sort_keys=False) + nested)
+
+
+def test_merge_keys_may_repeat_what_they_override() -> None:
+    # `<<` merges a mapping; a key written beside it overrides, as YAML says: not a duplicate
+    study = {k: v for k, v in TINY_STUDY.items() if k != "dataset"}
+    merged = "dataset: {<<: {name: digits, seed: 1}, seed: 3}\n"
+    text = yaml.safe_dump(study, sort_keys=False) + merged
+    assert parse_study(text).dataset.seed == 3
