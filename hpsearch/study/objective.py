@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -87,8 +88,13 @@ class Objective:
         if self.tracker is not None and run_id is not None:
             callbacks.insert(0, _retrying(self.tracker.epoch_callback(run_id)))
         try:
-            result = train(train_config, self.splits, callbacks)
-            history = {"history": history_attr(result)}
+            timed = _Timed(callbacks)
+            started = time.perf_counter()
+            result = train(train_config, self.splits, [timed])
+            # the trainer's own share of the trial; the rest (reporting, MLflow, claiming) is
+            # orchestration, which benchmarks/scale.py follows as a study grows
+            train_seconds = round(time.perf_counter() - started - timed.seconds, 4)
+            history = {"history": history_attr(result), "train_seconds": train_seconds}
             with_retries(lambda: _set_user_attrs(trial, history), "recording the history")
             return self._finish(trial, run_id, result, pruning)
         except optuna.TrialPruned:
@@ -156,6 +162,20 @@ class Objective:
             with_retries(lambda: end(run_id, detail), "ending the run")
         except Exception as exc:  # must not hide the error that ended the trial
             log.warning("could not end MLflow run %s: %s", run_id, exc)
+
+
+class _Timed:
+    """The epoch callbacks as one, adding up the time they take (reports, MLflow logging)."""
+
+    def __init__(self, callbacks: list[Any]) -> None:
+        self.callbacks, self.seconds = callbacks, 0.0
+
+    def __call__(self, metrics: EpochMetrics, model: MLP) -> bool:
+        started = time.perf_counter()
+        try:
+            return any([bool(callback(metrics, model)) for callback in self.callbacks])
+        finally:
+            self.seconds += time.perf_counter() - started
 
 
 def _set_user_attrs(trial: optuna.Trial, attrs: dict[str, Any]) -> None:
