@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from hpsearch.errors import UserError, error_line
+from hpsearch.limits import MAX_SEED, MAX_TIMEOUT_SECONDS, MAX_TRIALS
 from hpsearch.settings import Settings, get_settings
 
 app = typer.Typer(
@@ -30,6 +31,11 @@ TrackingUri = Annotated[
     str | None, typer.Option("--tracking-uri", help="MLflow tracking URI (default: SQLite).")
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object.")]
+# Stated limits (hpsearch.limits), checked by the parser before anything runs or is written.
+Seed = Annotated[int, typer.Option(min=0, max=MAX_SEED, help="Seed of the weights and batches.")]
+Timeout = Annotated[
+    float | None, typer.Option(min=1, max=MAX_TIMEOUT_SECONDS, help="Seconds; no new trial after.")
+]
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Folder with the IDX files.")]
 
 
@@ -53,13 +59,16 @@ def train(
     l2: float = 0.0,
     dropout: float = 0.0,
     epochs: int = 20,
-    seed: int = 0,
+    seed: Seed = 0,
     loss: str = "cross_entropy",
     lr_schedule: Annotated[str, typer.Option(help="constant or cosine")] = "constant",
     val_fraction: float = 0.1,
-    train_subset: int | None = None,
+    train_subset: Annotated[int | None, typer.Option(min=10)] = None,
     split_seed: Annotated[
-        int, typer.Option(help="Seed of the validation split (and subset); --seed leaves it.")
+        int,
+        typer.Option(
+            min=0, max=MAX_SEED, help="Seed of the validation split (and subset); --seed leaves it."
+        ),
     ] = 0,
     data_dir: DataDir = None,
     json_output: Json = False,
@@ -133,8 +142,8 @@ def launch(
     workers: Annotated[
         int, typer.Option(min=0, max=256, help="Worker processes here; 0 only queues the trials.")
     ] = 1,
-    n_trials: Annotated[int | None, typer.Option(min=1)] = None,
-    timeout: Annotated[float | None, typer.Option(min=1)] = None,
+    n_trials: Annotated[int | None, typer.Option(min=1, max=MAX_TRIALS)] = None,
+    timeout: Timeout = None,
     storage: Storage = None,
     tracking_uri: TrackingUri = None,
     allow_changed_config: bool = False,
@@ -163,7 +172,7 @@ def worker(
     study_name: str,
     storage: Storage = None,
     tracking_uri: TrackingUri = None,
-    timeout: Annotated[float | None, typer.Option(min=1)] = None,
+    timeout: Timeout = None,
     data_dir: DataDir = None,
 ) -> None:
     """Join a running study from any machine and run its trials until the budget is spent."""

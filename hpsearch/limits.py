@@ -18,7 +18,9 @@ MAX_YAML_DEPTH = 32  # nesting of mappings and lists in a study file
 MAX_YAML_NODES = 100_000  # values once aliases are expanded: an alias bomb stops here
 MAX_SEED = 2**32 - 1  # NumPy's and Optuna's samplers take 32-bit seeds
 MAX_TRIALS = 100_000  # one study's budget
+MAX_SAMPLES = 10**8  # rows of a training subset
 MAX_EPOCHS = 1000
+MAX_TIMEOUT_SECONDS = 10**9  # about 31 years: `timeout` is a deadline, never a huge sleep
 
 
 def open_regular(path: Path, what: str, max_bytes: int, error: type[UserError] = UserError) -> int:

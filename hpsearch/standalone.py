@@ -13,6 +13,7 @@ from rich.progress import Progress
 
 from hpsearch.data import DATASET_NAMES, load_images, load_splits
 from hpsearch.errors import UserError
+from hpsearch.limits import MAX_EPOCHS, MAX_SEED
 from hpsearch.nn import ACTIVATIONS, LOSSES, MAX_DEPTH, MAX_WIDTH, MLP, OPTIMIZERS, save_model
 from hpsearch.train import (
     LR_SCHEDULES,
@@ -71,7 +72,8 @@ class TrainRequest:
         _in_range("batch-size", batch_size, 1, 65536, closed_low=True)
         _in_range("l2", l2, 0.0, 1.0, closed_low=True)
         _in_range("dropout", dropout, 0.0, 0.95, closed_low=True)
-        _in_range("epochs", epochs, 1, 1000, closed_low=True)
+        _in_range("epochs", epochs, 1, MAX_EPOCHS, closed_low=True)
+        _in_range("seed", seed, 0, MAX_SEED, closed_low=True)
         _in_range("val-fraction", val_fraction, 0.0, 0.5, closed_low=False)
         config = TrainConfig(
             hidden=_hidden(hidden),

@@ -11,7 +11,15 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from hpsearch.data import DATASET_NAMES, Splits, load_splits
 from hpsearch.errors import UserError, shown
-from hpsearch.limits import MAX_STUDY_FILE_BYTES, read_regular
+from hpsearch.limits import (
+    MAX_EPOCHS,
+    MAX_SAMPLES,
+    MAX_SEED,
+    MAX_STUDY_FILE_BYTES,
+    MAX_TIMEOUT_SECONDS,
+    MAX_TRIALS,
+    read_regular,
+)
 from hpsearch.study.config_errors import one_line
 from hpsearch.study.safe_yaml import YamlRefused, load_yaml
 from hpsearch.study.space import SearchSpace, Strict, check_enqueued
@@ -29,8 +37,8 @@ class StudyConfigError(UserError):
 class DatasetConfig(Strict):
     name: str  # one of hpsearch.data.DATASET_NAMES
     val_fraction: float = Field(default=0.1, gt=0.0, lt=0.5)
-    train_subset: int | None = Field(default=None, ge=10)
-    seed: int = 0
+    train_subset: int | None = Field(default=None, ge=10, le=MAX_SAMPLES)
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
 
     @field_validator("name")
     @classmethod
@@ -57,20 +65,22 @@ class ObjectiveConfig(Strict):
 
 class SamplerConfig(Strict):
     type: Literal["tpe", "random", "cmaes", "gp", "qmc"] = "tpe"
-    n_startup_trials: int = Field(default=10, ge=0)
+    n_startup_trials: int = Field(default=10, ge=0, le=MAX_TRIALS)
 
 
 class PrunerConfig(Strict):
     type: Literal[
         "hyperband", "successive-halving", "median", "percentile", "threshold", "none"
     ] = "hyperband"
-    min_resource: int = Field(default=1, ge=1)  # hyperband, successive-halving
-    reduction_factor: int = Field(default=3, ge=2)
-    n_startup_trials: int = Field(default=5, ge=0)  # median, percentile
-    n_warmup_steps: int = Field(default=1, ge=0)  # median, percentile: epochs never judged
+    min_resource: int = Field(default=1, ge=1, le=MAX_EPOCHS)  # hyperband, successive-halving
+    reduction_factor: int = Field(default=3, ge=2, le=MAX_EPOCHS)
+    n_startup_trials: int = Field(default=5, ge=0, le=MAX_TRIALS)  # median, percentile
+    n_warmup_steps: int = Field(
+        default=1, ge=0, le=MAX_EPOCHS
+    )  # median, percentile: epochs never judged
     percentile: float = Field(default=25.0, gt=0.0, lt=100.0)
     lower: float | None = Field(default=None, ge=0.0, le=1.0)  # threshold: minimum val accuracy
-    patience: int | None = Field(default=None, ge=1)  # wrap in PatientPruner
+    patience: int | None = Field(default=None, ge=1, le=MAX_EPOCHS)  # wrap in PatientPruner
 
     @model_validator(mode="after")
     def _check(self) -> PrunerConfig:
@@ -80,21 +90,21 @@ class PrunerConfig(Strict):
 
 
 class BudgetConfig(Strict):
-    n_trials: int = Field(ge=1, le=100_000)
-    timeout: float | None = Field(default=None, gt=0)
+    n_trials: int = Field(ge=1, le=MAX_TRIALS)
+    timeout: float | None = Field(default=None, gt=0, le=MAX_TIMEOUT_SECONDS)
 
 
 class StudyConfig(Strict):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
     dataset: DatasetConfig
-    epochs: int = Field(ge=1, le=1000)
+    epochs: int = Field(ge=1, le=MAX_EPOCHS)
     objective: ObjectiveConfig = ObjectiveConfig()
     search_space: SearchSpace = SearchSpace()
     sampler: SamplerConfig = SamplerConfig()
     pruner: PrunerConfig = PrunerConfig()
     budget: BudgetConfig
     enqueue: list[dict[str, Any]] = Field(default_factory=list)
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
 
     @model_validator(mode="after")
     def _check_enqueue(self) -> StudyConfig:

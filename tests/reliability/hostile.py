@@ -3,6 +3,7 @@ test (MemoryError, a timeout) instead of swapping the machine or hanging the sui
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import subprocess
@@ -62,6 +63,29 @@ def run_bounded_python(code: str, *args: str, timeout: float = TIME_LIMIT) -> Re
         preexec_fn=_limit_memory,
     )
     return Result(done.returncode, done.stdout, done.stderr)
+
+
+# Reads each study file given, prints one JSON line per file: the error message or "ok".
+_STUDY_READER = """
+import json, sys
+from pathlib import Path
+from hpsearch.errors import UserError
+from hpsearch.study.config import load_study_file
+for name in sys.argv[1:]:
+    try:
+        load_study_file(Path(name))
+        print(json.dumps("ok"))
+    except UserError as exc:
+        print(json.dumps(str(exc)))
+"""
+
+
+def study_file_errors(paths: list[str]) -> list[str]:
+    """What `load_study_file` says of each file ("ok" when it loads), read in one process
+    under the memory and time limits (a regression fails, it cannot swap or hang)."""
+    result = run_bounded_python(_STUDY_READER, *paths, timeout=60)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return [json.loads(line) for line in result.stdout.splitlines()]
 
 
 def files_under(directory: Path) -> list[str]:

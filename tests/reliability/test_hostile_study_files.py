@@ -3,7 +3,6 @@ nothing written. (Issue 11 items 17, 18, 19: echoed inputs, parser limits, dupli
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +12,7 @@ import yaml
 from study.tiny import TINY_STUDY
 
 from hpsearch.limits import MAX_STUDY_FILE_BYTES, MAX_YAML_DEPTH, MAX_YAML_NODES
-from reliability.hostile import files_under, run_bounded, run_bounded_python
+from reliability.hostile import files_under, run_bounded, study_file_errors
 
 VALID = yaml.safe_dump(TINY_STUDY, sort_keys=False)
 
@@ -88,19 +87,6 @@ CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
 
 # Through the whole command (exit code, one line, nothing written); the rest in one process.
 CLI_CASES = ("alias-bomb", "dev-urandom", "fifo", "duplicate-top-level-key")
-# Reads each study file given, prints one JSON line per file: the error message or "ok".
-READER = """
-import json, sys
-from pathlib import Path
-from hpsearch.errors import UserError
-from hpsearch.study.config import load_study_file
-for name in sys.argv[1:]:
-    try:
-        load_study_file(Path(name))
-        print(json.dumps("ok"))
-    except UserError as exc:
-        print(json.dumps(str(exc)))
-"""
 
 
 @pytest.fixture(scope="module")
@@ -111,9 +97,7 @@ def messages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     for case, (make, _) in CASES.items():
         (folder / case).mkdir()
         paths.append(str(make(folder / case)))
-    result = run_bounded_python(READER, *paths, timeout=60)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return dict(zip(CASES, map(json.loads, result.stdout.splitlines()), strict=True))
+    return dict(zip(CASES, study_file_errors(paths), strict=True))
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
