@@ -22,7 +22,7 @@ from hpsearch.data import Splits
 from hpsearch.errors import UserError
 from hpsearch.registry import _tags as R
 from hpsearch.registry._champion import Candidate, Registration, register_version
-from hpsearch.registry._fetch import ModelSource, fetch_model
+from hpsearch.registry._fetch import fetch_model, trial_model_source
 from hpsearch.registry._paths import check_out
 from hpsearch.settings import Settings
 from hpsearch.tracking import _tags as T
@@ -124,20 +124,14 @@ def best(
     client = open_client(settings.mlflow_uri)
     run = _trial_run(client, study_name, trial)
     fingerprint = _check_fingerprint(run, splits, trial)
-    artifact_uri = f"{run.info.artifact_uri.rstrip('/')}/{T.MODEL_PATH}"
-    source = ModelSource(
-        f"runs:/{run.info.run_id}/{T.MODEL_PATH}",
-        artifact_uri,
-        run.info.run_id,
-        run.data.tags[T.WEIGHTS_SHA256],
-    )
+    source = trial_model_source(client, run)
     with tempfile.TemporaryDirectory(prefix="hpsearch-best-") as scratch:
         folder = destination or Path(scratch) / "model"
         sha = fetch_model(source, folder, tracking_uri=settings.mlflow_uri)  # verified
         test_accuracy = _test_accuracy(client, run, folder, splits)
     candidate = Candidate(
-        study_name, trial.number, run.info.run_id, artifact_uri,
-        float(trial.value or 0.0), test_accuracy, fingerprint, sha,
+        study_name, trial.number, run.info.run_id, source.artifact_uri,
+        float(trial.value or 0.0), test_accuracy, fingerprint, sha, source.model_id,
     )  # fmt: skip
     registration = (
         register_version(client, study_name, candidate, force=force) if register else None

@@ -12,6 +12,7 @@ from mlflow.protos.databricks_pb2 import ALREADY_EXISTS, RESOURCE_ALREADY_EXISTS
 from mlflow.tracking import MlflowClient
 
 from hpsearch.registry import _tags as R
+from hpsearch.tracking._fluent import tracking_uri
 
 _EXISTS = {ErrorCode.Name(RESOURCE_ALREADY_EXISTS), ErrorCode.Name(ALREADY_EXISTS)}
 
@@ -23,11 +24,12 @@ class Candidate:
     study: str
     trial: int
     run_id: str
-    artifact_uri: str  # the run's model folder
+    artifact_uri: str  # the model folder: the logged model's (or an older run's `model`)
     val_accuracy: float
     test_accuracy: float
     dataset_fingerprint: str
     weights_sha256: str
+    model_id: str | None = None  # the logged model the version is made from
 
     def tags(self) -> dict[str, str]:
         # repr-exact floats (str of a float round-trips), so comparisons read back what was put
@@ -73,14 +75,30 @@ def _version_for(client: MlflowClient, name: str, candidate: Candidate) -> tuple
     """(version, created): re-running for the same run reuses its version, tags refreshed."""
     existing = version_of_run(client, name, candidate.run_id)
     if existing is None:
-        created = client.create_model_version(
-            name, candidate.artifact_uri, run_id=candidate.run_id, tags=candidate.tags()
-        )
+        created = _create_version(client, name, candidate)
         return str(created.version), True
     for key, value in candidate.tags().items():
         if existing.tags.get(key) != value:
             client.set_model_version_tag(name, existing.version, key, value)
     return str(existing.version), False
+
+
+def _create_version(client: MlflowClient, name: str, candidate: Candidate) -> ModelVersion:
+    """A version whose source is the trial's logged model (models:/m-...), as MLflow 3's UI links
+    it; an older run's model folder is its own source. MLflow's SQL registry looks a logged model
+    up through the process-wide tracking URI, hence `tracking_uri` around the call."""
+    if candidate.model_id is None:
+        return client.create_model_version(
+            name, candidate.artifact_uri, run_id=candidate.run_id, tags=candidate.tags()
+        )
+    with tracking_uri(client.tracking_uri):
+        return client.create_model_version(
+            name,
+            f"models:/{candidate.model_id}",
+            run_id=candidate.run_id,
+            tags=candidate.tags(),
+            model_id=candidate.model_id,
+        )
 
 
 def _val_accuracy(client: MlflowClient, version: ModelVersion) -> float | None:

@@ -15,14 +15,18 @@ MLMODEL = "MLmodel"
 # where hpsearch.tracking.flavor puts the MLP inside a pyfunc model folder (a test keeps the
 # two in step; importing it here would import MLflow)
 MLP_SUBDIR = Path("data") / "mlp"
-USAGE = "expected models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN_ID/model or a folder"
+USAGE = (
+    "expected models:/NAME@ALIAS, models:/NAME/VERSION, models:/m-ID (a logged model), "
+    "runs:/RUN_ID/model or a folder"
+)
 
 
 def load_model(ref: str | Path, *, tracking_uri: str | None = None) -> MLP:
     """The trained MLP behind `ref`:
 
-    - models:/NAME@ALIAS, models:/NAME/VERSION or runs:/RUN_ID/model: downloaded to a
-      temporary folder, weights verified against the SHA-256 logged at training;
+    - models:/NAME@ALIAS, models:/NAME/VERSION, models:/m-ID (a trial's logged model) or
+      runs:/RUN_ID/model: downloaded to a temporary folder, weights verified against the
+      SHA-256 logged at training;
     - a downloaded model folder (MLmodel + data/mlp/) or a folder of weights.npz and
       architecture.json (`hpsearch train --out`).
 

@@ -28,6 +28,7 @@ KILLED_REASON = "hpsearch.killed_reason"
 # the model checksum, nn.model_sha256 (architecture.json + weights.npz); the name is older:
 # models logged before it covered the architecture hold the SHA-256 of weights.npz alone
 WEIGHTS_SHA256 = "hpsearch.weights_sha256"
+MODEL_ID = "hpsearch.model_id"  # the logged model (models:/m-...) of a complete trial
 BEST_RUN_ID = "hpsearch.best_run_id"
 
 # artifact paths inside a run

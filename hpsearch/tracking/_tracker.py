@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from mlflow.entities import Metric, Param, RunTag
 
 from hpsearch.tracking import _tags as T
+from hpsearch.tracking._fluent import trial_run
 from hpsearch.tracking._provenance import provenance_tags
 from hpsearch.tracking._store import (
     experiment_artifact_location,
@@ -26,7 +27,7 @@ from hpsearch.tracking._store import (
     open_client,
 )
 from hpsearch.tracking._summary import best_trial, state_counts, write_summary_files
-from hpsearch.tracking.flavor import save_pyfunc_model
+from hpsearch.tracking.flavor import log_trial_model
 
 if TYPE_CHECKING:
     import optuna
@@ -96,6 +97,7 @@ class StudyTracker:
         )
         self._stamps: dict[tuple[str, str], int] = {}
         self._undescribed: dict[int, str] = {}  # trial number -> run created, not yet described
+        self._trial_numbers: dict[str, int] = {}  # run id -> trial number, runs started here
 
     def _stamp(self, run_id: str, what: str) -> int:
         """The timestamp of `what` on `run_id`, fixed at the first call.
@@ -134,6 +136,7 @@ class StudyTracker:
             tags[T.TRIAL_ID] = trial_id
         self.client.log_batch(run_id, params=trial_params(params, resolved), tags=_tags(tags))
         del self._undescribed[trial_number]
+        self._trial_numbers[run_id] = trial_number
         return run_id
 
     def _create_trial_run(self, trial_number: int) -> str:
@@ -164,22 +167,31 @@ class StudyTracker:
     # -- a trial ends: exactly one of these ----------------------------------------------
 
     def finish_complete(self, run_id: str, result: TrainResult, splits: Splits) -> None:
-        """Model (pyfunc), learning curves, validation confusion matrix, best_val_accuracy;
-        FINISHED last, so a FINISHED run always has its model."""
+        """Learning curves, validation confusion matrix, best_val_accuracy, then the model as
+        the run's logged model; FINISHED last, so a FINISHED run always has its model."""
         with tempfile.TemporaryDirectory(prefix="hpsearch-run-") as scratch:
-            folder = Path(scratch)
-            example = splits.x_val[:_INPUT_EXAMPLE_ROWS]
-            sha256 = save_pyfunc_model(result.model, folder / T.MODEL_PATH, example)
-            self._plot_trial(result, splits, folder)
-            self.client.log_artifacts(run_id, str(folder))
+            self._plot_trial(result, splits, Path(scratch))
+            self.client.log_artifacts(run_id, scratch)
         now = self._stamp(run_id, "final")
         metrics = [
             Metric("best_val_accuracy", result.best_val_accuracy, now, result.best_epoch),
             Metric("best_epoch", result.best_epoch, now, 0),
         ]
-        tags = {T.STATE: "complete", T.OUTCOME: result.outcome, T.WEIGHTS_SHA256: sha256}
+        tags = {T.STATE: "complete", T.OUTCOME: result.outcome}
         self.client.log_batch(run_id, metrics=metrics, tags=_tags(tags))
-        self._terminate(run_id, "FINISHED")
+        example = splits.x_val[:_INPUT_EXAMPLE_ROWS]
+        model_tags = {T.STUDY_NAME: self.study_name, T.TRIAL_NUMBER: self._trial_of(run_id)}
+        with trial_run(self.tracking_uri, run_id):  # ends FINISHED
+            logged = log_trial_model(result.model, example, step=result.best_epoch, tags=model_tags)
+            model_tags = {T.WEIGHTS_SHA256: logged.weights_sha256, T.MODEL_ID: logged.model_id}
+            self.client.log_batch(run_id, tags=_tags(model_tags))
+        self._forget(run_id)
+
+    def _trial_of(self, run_id: str) -> str:
+        number = self._trial_numbers.get(run_id)
+        if number is None:  # started by another tracker: ask the store
+            return str(self.client.get_run(run_id).data.tags.get(T.TRIAL_NUMBER, ""))
+        return str(number)
 
     def _plot_trial(self, result: TrainResult, splits: Splits, folder: Path) -> None:
         from hpsearch.tracking.plots import confusion_matrix, plot_confusion_matrix
@@ -214,6 +226,10 @@ class StudyTracker:
 
     def _terminate(self, run_id: str, status: str) -> None:
         self.client.set_terminated(run_id, status)
+        self._forget(run_id)
+
+    def _forget(self, run_id: str) -> None:
+        self._trial_numbers.pop(run_id, None)
         self._stamps = {key: stamp for key, stamp in self._stamps.items() if key[0] != run_id}
 
     # -- the study ------------------------------------------------------------------------

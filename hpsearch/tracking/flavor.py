@@ -1,6 +1,9 @@
 """Our MLP as an MLflow pyfunc model, without pickles.
 
-The model folder MLflow stores is
+A complete trial's model is an MLflow 3 logged model named "model", made by
+`mlflow.pyfunc.log_model` inside the trial's run (`log_trial_model`): it is listed in the
+experiment's Models tab, linked to the run and to the run's metrics at the best epoch, and loads
+as `models:/m-...` or `runs:/RUN_ID/model`. The model folder MLflow stores is
 
     model/
       MLmodel                 pyfunc flavour: loader_module=hpsearch.tracking.flavor, data=data/mlp
@@ -17,6 +20,7 @@ import contextlib
 import logging
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +30,7 @@ from hpsearch.nn import MLP, load_model, save_model
 
 LOADER_MODULE = "hpsearch.tracking.flavor"
 DATA_SUBDIR = "mlp"  # MLflow copies it to <model>/data/mlp
+MODEL_NAME = "model"  # the logged model's name: MLflow resolves runs:/RUN_ID/model by it
 
 
 class PixelClassifier:
@@ -60,6 +65,18 @@ def signature(input_dim: int) -> Any:
     return ModelSignature(inputs=inputs, outputs=outputs)
 
 
+@dataclass(frozen=True)
+class LoggedMLP:
+    """What `log_trial_model` made: the logged model's id and the hash of its weights."""
+
+    model_id: str
+    weights_sha256: str
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.model_id}"
+
+
 def save_pyfunc_model(model: MLP, path: Path, input_example: np.ndarray) -> str:
     """Write `model` as a pyfunc model folder at `path` (must not exist); return weights' sha256.
 
@@ -67,18 +84,49 @@ def save_pyfunc_model(model: MLP, path: Path, input_example: np.ndarray) -> str:
     """
     import mlflow.pyfunc
 
-    with tempfile.TemporaryDirectory() as scratch, _quiet("mlflow.pyfunc"):
-        staging = Path(scratch) / DATA_SUBDIR  # MLflow copies this folder by its name
-        sha256 = save_model(model, staging)
-        mlflow.pyfunc.save_model(
-            str(path),
-            loader_module=LOADER_MODULE,
-            data_path=str(staging),
-            signature=signature(model.arch.input_dim),
-            input_example=np.ascontiguousarray(input_example, dtype=np.float32),
-            pip_requirements=_requirements(),
-        )
+    with _staged(model) as (staging, sha256):
+        mlflow.pyfunc.save_model(str(path), **_pyfunc_args(model, staging, input_example))
     return sha256
+
+
+def log_trial_model(
+    model: MLP, input_example: np.ndarray, *, step: int, tags: dict[str, str]
+) -> LoggedMLP:
+    """Log `model` as the active run's logged model "model" (call inside `_fluent.trial_run`).
+
+    `step` (the best epoch) links the run's metrics at that step to the model; `tags` go on the
+    logged model, with the weights' SHA-256 under the same tag name as on the run.
+    """
+    import mlflow.pyfunc
+
+    from hpsearch.tracking._tags import WEIGHTS_SHA256
+
+    with _staged(model) as (staging, sha256):
+        info = mlflow.pyfunc.log_model(
+            name=MODEL_NAME,
+            **_pyfunc_args(model, staging, input_example),
+            tags={**tags, WEIGHTS_SHA256: sha256},
+            step=step,
+        )
+    return LoggedMLP(str(info.model_id), sha256)
+
+
+@contextlib.contextmanager
+def _staged(model: MLP) -> Iterator[tuple[Path, str]]:
+    """hpsearch.nn's files in a temporary folder named `mlp` (MLflow copies it by its name)."""
+    with tempfile.TemporaryDirectory() as scratch, _quiet("mlflow"):
+        staging = Path(scratch) / DATA_SUBDIR
+        yield staging, save_model(model, staging)
+
+
+def _pyfunc_args(model: MLP, staging: Path, input_example: np.ndarray) -> dict[str, Any]:
+    return {
+        "loader_module": LOADER_MODULE,
+        "data_path": str(staging),
+        "signature": signature(model.arch.input_dim),
+        "input_example": np.ascontiguousarray(input_example, dtype=np.float32),
+        "pip_requirements": _requirements(),
+    }
 
 
 @contextlib.contextmanager

@@ -1,7 +1,8 @@
 """One tiny study on `digits`, run once; every test gets its own copy of the stores.
 
 Running the study costs a few seconds; copying its stores costs milliseconds. MLflow keeps
-absolute artifact URIs in its database, so a copy has them re-pointed at the copy.
+absolute artifact URIs in its database (runs' and logged models'), so a copy has them re-pointed
+at the copy.
 """
 
 from __future__ import annotations
@@ -91,6 +92,10 @@ def settings(hpsearch_home: Path, template: Template) -> Settings:
             (old, new),
         )
         db.execute("UPDATE runs SET artifact_uri = replace(artifact_uri, ?, ?)", (old, new))
+        db.execute(
+            "UPDATE logged_models SET artifact_location = replace(artifact_location, ?, ?)",
+            (old, new),
+        )
     return get_settings()
 
 

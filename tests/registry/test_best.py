@@ -20,6 +20,7 @@ from hpsearch.errors import UserError
 from hpsearch.registry import _tags as R
 from hpsearch.registry import best, load_model
 from hpsearch.registry._champion import Candidate, register_version
+from hpsearch.registry._fetch import trial_model_source
 from hpsearch.settings import Settings
 from hpsearch.study.storage import load_existing_study, open_storage
 
@@ -41,8 +42,11 @@ def _value(trial: FrozenTrial) -> float:
 
 
 def _weights_in_store(settings: Settings, run_id: str) -> Path:
-    uri = _client(settings).get_run(run_id).info.artifact_uri
-    return Path(uri.removeprefix("file://")) / "model" / "data" / "mlp" / "weights.npz"
+    """The weights of the run's logged model, where the artifact store keeps them."""
+    client = _client(settings)
+    model_id = client.get_run(run_id).data.tags["hpsearch.model_id"]
+    uri = client.get_logged_model(model_id).artifact_location
+    return Path(uri.removeprefix("file://")) / "data" / "mlp" / "weights.npz"
 
 
 def test_best_registers_tests_once_and_downloads(settings: Settings, tmp_path: Path) -> None:
@@ -102,11 +106,14 @@ def test_registry_run_and_folder_give_identical_predictions(
 
 def _candidate(settings: Settings, trial_number: int, fingerprint: str | None = None) -> Candidate:
     trial = next(t for t in _trials(settings) if t.number == trial_number)
-    run = _client(settings).get_run(trial.user_attrs["mlflow_run_id"])
+    client = _client(settings)
+    run = client.get_run(trial.user_attrs["mlflow_run_id"])
     fingerprint = fingerprint or run.data.tags["hpsearch.dataset_fingerprint"]
+    source = trial_model_source(client, run)
     return Candidate(
-        STUDY_NAME, trial.number, run.info.run_id, f"{run.info.artifact_uri}/model",
+        STUDY_NAME, trial.number, run.info.run_id, source.artifact_uri,
         _value(trial), 0.5, fingerprint, run.data.tags["hpsearch.weights_sha256"],
+        source.model_id,
     )  # fmt: skip
 
 

@@ -54,11 +54,18 @@ def test_every_trial_is_a_child_run_with_its_metrics_model_and_state(
             continue
         assert run.data.metrics["best_val_accuracy"] == trial.value
         artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
-        assert {"model", "learning_curves.png", "confusion_matrix_val.png"} <= artifacts
+        assert {"learning_curves.png", "confusion_matrix_val.png"} <= artifacts
+        (output,) = run.outputs.model_outputs  # the model is the run's logged model
+        assert output.model_id == tags["hpsearch.model_id"]
         model = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
         predicted = np.asarray(model.predict(splits.x_val))
         assert float((predicted == splits.y_val).mean()) == trial.value
 
+    models = client.search_logged_models([experiment.experiment_id])
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert sorted(m.source_run_id for m in models) == sorted(
+        t.user_attrs["mlflow_run_id"] for t in complete
+    )  # one logged model per complete trial, none for the pruned
     summary = {a.path for a in client.list_artifacts(parent.info.run_id)}
     assert {"optimization_history.png", "intermediate_values.png", "trials.csv"} <= summary
     best = max(t.value for t in trials if t.state == TrialState.COMPLETE)
@@ -84,6 +91,7 @@ def test_pruned_and_diverged_trials_are_killed_runs_with_their_reason(
         assert run.data.tags["hpsearch.state"] == "pruned"
         assert run.data.tags["hpsearch.pruned_step"] == str(trial.user_attrs["pruned_step"])
         assert not {a.path for a in client.list_artifacts(run.info.run_id)} & {"model"}
+        assert not run.outputs.model_outputs
         reasons[trial.number] = run.data.tags["hpsearch.pruned_reason"]
         steps = [m.step for m in client.get_metric_history(run.info.run_id, "val_accuracy")]
         assert steps[-1] == trial.user_attrs["pruned_step"] == max(trial.intermediate_values)

@@ -130,6 +130,9 @@ def test_complete_trial_is_finished_with_model_and_plots(
     tracker: StudyTracker, result: TrainResult, splits: Splits
 ) -> None:
     run_id = _start(tracker)
+    log_epoch = tracker.epoch_callback(run_id)
+    for metrics in result.history:
+        log_epoch(metrics, result.model)
     tracker.finish_complete(run_id, result, splits)
     run = tracker.client.get_run(run_id)
     assert run.info.status == "FINISHED"
@@ -138,7 +141,16 @@ def test_complete_trial_is_finished_with_model_and_plots(
     assert run.data.tags[T.STATE] == "complete"
     assert len(run.data.tags[T.WEIGHTS_SHA256]) == 64
     names = {a.path for a in tracker.client.list_artifacts(run_id)}
-    assert {T.MODEL_PATH, T.LEARNING_CURVES, T.CONFUSION_MATRIX} <= names
+    assert {T.LEARNING_CURVES, T.CONFUSION_MATRIX} <= names
+    # the model is the run's MLflow 3 logged model, linked to the run and its best-epoch metrics
+    (output,) = run.outputs.model_outputs
+    assert (output.model_id, output.step) == (run.data.tags[T.MODEL_ID], result.best_epoch)
+    model = tracker.client.get_logged_model(output.model_id)
+    assert (model.name, model.source_run_id, model.status) == ("model", run_id, "READY")
+    assert model.tags[T.WEIGHTS_SHA256] == run.data.tags[T.WEIGHTS_SHA256]
+    linked = {m.key: m.value for m in model.metrics}
+    assert linked["best_val_accuracy"] == result.best_val_accuracy
+    assert linked["val_accuracy"] == result.history[result.best_epoch - 1].val_accuracy
 
 
 @pytest.mark.parametrize(
