@@ -20,7 +20,9 @@ from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.trial import TrialState
 
+from hpsearch.catalog.locks import database_lock
 from hpsearch.settings import Settings
+from hpsearch.study import rows
 from hpsearch.study.storage import load_existing_study, open_existing_storage, with_retries
 
 if TYPE_CHECKING:
@@ -40,18 +42,51 @@ def fail_and_retry(study: optuna.Study, trial_id: int) -> bool:
     """FAIL a RUNNING trial and enqueue its retry (at most one per original trial).
 
     Returns False, doing nothing, when the trial had already ended: someone else got there first.
+    Each step rides out a brief outage on its own: retrying both together would find the FAIL
+    already written, take it for someone else's, and never queue the retry.
+    """
+    won = with_retries(partial(_fail_for_retry, study, trial_id), "failing a trial")
+    if won:
+        with_retries(partial(ensure_retry, study, trial_id), "queueing the retry")
+    return won
+
+
+def _fail_for_retry(study: optuna.Study, trial_id: int) -> bool:
+    """Mark the trial as owed a retry, then FAIL it; False if it had already ended.
+
+    The mark comes first, so a FAIL whose retry was lost (the process died in between) can
+    be told from a trial that failed by its own error, and `repair_lost_retries` finds it.
     """
     storage = study._storage
     try:
-        won = storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
+        storage.set_trial_system_attr(trial_id, rows.RETRY_DUE, True)
+        return storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
     except optuna.exceptions.UpdateFinishedTrialError:
-        won = False
-    if won:
+        return False
+
+
+def ensure_retry(study: optuna.Study, trial_id: int) -> bool:
+    """Queue the retry of a failed trial unless one exists: safe to repeat after any error.
+
+    A retry is never retried again (max_retry=1). Returns whether a retry was added now.
+    """
+    backend = rows.backend(study)
+    with database_lock(backend.engine, f"hpsearch retry {study._study_id}"):
+        frozen = backend.get_trial(trial_id)
+        if rows.has_retry(backend, study._study_id, frozen.number):
+            return False
+        before = rows.marked_count(backend, study._study_id, rows.RETRY_OF)
         with warnings.catch_warnings():  # the callback is "experimental" since Optuna 2.8
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            retry_once = RetryHeartbeatStaleTrialCallback(max_retry=1)
-        retry_once(study, storage.get_trial(trial_id))
-    return won
+            RetryHeartbeatStaleTrialCallback(max_retry=1)(study, frozen)
+        return rows.marked_count(backend, study._study_id, rows.RETRY_OF) > before
+
+
+def repair_lost_retries(study: optuna.Study) -> int:
+    """Queue the retries that failed trials are owed but never got. Returns how many."""
+    backend = rows.backend(study)
+    owed = rows.failed_ids_marked(backend, study._study_id, rows.RETRY_DUE)
+    return sum(with_retries(partial(ensure_retry, study, i), "queueing a retry") for i in owed)
 
 
 def stale_trial_ids(study: optuna.Study) -> list[int]:
@@ -69,7 +104,7 @@ def fail_trials(
     """Fail and retry each trial (skipping those already ended); end their runs KILLED."""
     failed = []
     for trial_id in trial_ids:
-        if not with_retries(partial(fail_and_retry, study, trial_id), "failing a trial"):
+        if not fail_and_retry(study, trial_id):  # it retries its own steps
             continue
         failed.append(trial_id)
         frozen = study._storage.get_trial(trial_id)
@@ -137,6 +172,7 @@ def reconcile(settings: Settings, study_name: str, *, force: bool = False) -> di
         failed = fail_trials(study, [t._trial_id for t in running], tracker, FORCED_REASON)
     else:
         failed = fail_stale(study, tracker)
+    repair_lost_retries(study)  # a FAIL whose retry an error or a crash lost on the way
     runs_after = 0
     if tracker is not None:
         kill_orphaned_runs(study, tracker)

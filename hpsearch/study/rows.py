@@ -21,6 +21,8 @@ from optuna.trial import TrialState
 # System attributes that take a trial out of the budget count (each with one row per trial):
 RETRY_OF = "failed_trial"  # Optuna's retry callback: this trial retries that failed one
 CANCELLED = "hpsearch.cancelled"  # an empty slot given back when the budget was lowered
+# Not counted, but marking: a trial failed for a crash (not by its own error), owed one retry
+RETRY_DUE = "hpsearch.retry_due"
 
 _trials = models.TrialModel.__table__
 _system_attrs = models.TrialSystemAttributeModel.__table__
@@ -59,6 +61,33 @@ def marked_count(storage: RDBStorage, study_id: int, key: str) -> int:
     )
     with storage.engine.connect() as conn:
         return int(conn.execute(query).scalar_one())
+
+
+def has_retry(storage: RDBStorage, study_id: int, number: int) -> bool:
+    """Whether a retry of trial `number` was queued (a trial with RETRY_OF = number)."""
+    query = (
+        sa.select(sa.func.count())
+        .select_from(_system_attrs.join(_trials, _system_attrs.c.trial_id == _trials.c.trial_id))
+        .where(
+            _study_trials(study_id),
+            _system_attrs.c.key == RETRY_OF,
+            _system_attrs.c.value_json == json.dumps(number),
+        )
+    )
+    with storage.engine.connect() as conn:
+        return bool(conn.execute(query).scalar_one())
+
+
+def failed_ids_marked(storage: RDBStorage, study_id: int, key: str) -> list[int]:
+    """The FAIL trials of the study that carry system attribute `key`."""
+    query = (
+        sa.select(_trials.c.trial_id)
+        .select_from(_system_attrs.join(_trials, _system_attrs.c.trial_id == _trials.c.trial_id))
+        .where(_study_trials(study_id), _trials.c.state == TrialState.FAIL,
+               _system_attrs.c.key == key)
+    )  # fmt: skip
+    with storage.engine.connect() as conn:
+        return [int(row[0]) for row in conn.execute(query)]
 
 
 def waiting_ids(storage: RDBStorage, study_id: int, limit: int, *, last: bool = False) -> list[int]:

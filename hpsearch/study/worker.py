@@ -38,7 +38,12 @@ from hpsearch.study.budget import CONFIG_ATTR, LAUNCH_ATTR, count_rows
 from hpsearch.study.config import StudyConfig, parse_study
 from hpsearch.study.objective import Objective
 from hpsearch.study.pool import claim
-from hpsearch.study.reconcile import fail_and_retry, fail_stale, kill_orphaned_runs
+from hpsearch.study.reconcile import (
+    fail_and_retry,
+    fail_stale,
+    kill_orphaned_runs,
+    repair_lost_retries,
+)
 from hpsearch.study.storage import (
     is_transient,
     load_existing_study,
@@ -167,7 +172,7 @@ def _fail_and_retry(study: optuna.Study, trial: optuna.Trial) -> None:
     """An interrupted trial ends FAIL and gets its one retry, so the budget stays exact."""
     old = {sig: signal.signal(sig, signal.SIG_IGN) for sig in STOP_SIGNALS}
     try:
-        with_retries(lambda: fail_and_retry(study, trial._trial_id), "failing the trial")
+        fail_and_retry(study, trial._trial_id)  # it retries its own steps
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
@@ -223,6 +228,8 @@ def _next_trial(
         if trial is not None:
             return trial
         if not with_retries(lambda: count_rows(study).running, "reading the study"):
+            if repair_lost_retries(study):  # the retry of a crashed trial that was never queued
+                continue
             return None
         time.sleep(IDLE_POLL_SECONDS)
     return None
