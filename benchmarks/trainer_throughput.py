@@ -1,17 +1,20 @@
 """Training throughput of hpsearch.nn against PyTorch CPU, and against the machine's sgemm.
 
 One epoch of 60,000 samples (Fashion-MNIST's training images when installed, else synthetic
-data of the same shape), batch 128, float32, on 784-512-10 and 784-256-256-10 ReLU MLPs with
-cross-entropy. Both loops do the same work per batch: forward, loss, backward, optimizer step,
-and read back the batch loss and correct count. Both use the same BLAS thread count.
+data of the same shape), float32, on 784-512-10 and 784-256-256-10 ReLU MLPs with
+cross-entropy, for SGD and Adam at batch 32 and 128: eight cases in one run. Both loops do the
+same work per batch: forward, loss, backward, optimizer step, and read back the batch loss and
+correct count. Both use the same BLAS thread count.
 
-Epochs of ours and PyTorch's alternate (so both see the same machine load) and the best of
---repeats epochs is reported for each, after a warm-up epoch. The GEMM FLOPs of an epoch
-divided by its time give our effective GEMM rate, compared with np.matmul's sgemm rate measured
-here on a large square product and on the exact shapes a training step uses.
+Epochs of ours and PyTorch's alternate, each framework in its own process (so both see the same
+machine load); the ratio is the median over pairs of neighbouring epochs, after a warm-up epoch.
+The GEMM FLOPs of an epoch divided by its median time give our effective GEMM rate, compared
+with np.matmul's sgemm rate measured here on the exact products a training step does.
+On a loaded machine, --clock cpu times CPU seconds of each process instead of wall seconds
+(fair only at --threads 1, where no idle thread spins).
 
-Usage: python benchmarks/trainer_throughput.py [--threads N] [--repeats R] [--optimizer adam]
-       python benchmarks/trainer_throughput.py --phases   (where one step of ours spends its time)
+Usage: python benchmarks/trainer_throughput.py [--threads N] [--repeats R] [--clock cpu]
+       python benchmarks/trainer_throughput.py --phases   (one step's parts, both kernel paths)
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import importlib.util
 import itertools
 import multiprocessing as mp
 import os
+import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -32,11 +36,15 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from hpsearch.nn import LOSSES, MLP, Architecture, make_optimizer, train_step
+from hpsearch.nn import LOSSES, MLP, Architecture, make_optimizer, train_step, use_kernels
 
 ARCHS = ((512,), (256, 256))
-BATCH = 128
+CASE_BATCHES = (32, 128)
 N_SAMPLES = 60_000
+# The clock of every timing: wall time, or with --clock cpu the CPU time of this process (all
+# its threads), which a loaded machine's preemption does not inflate (meaningful at 1 thread:
+# idle BLAS threads spin, and CPU time would count the spinning).
+clock = time.perf_counter
 FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
 
 
@@ -67,10 +75,10 @@ def best_seconds(fn: Callable[[], object], repeats: int = 7, inner: int = 20) ->
     fn()
     best = float("inf")
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         for _ in range(inner):
             fn()
-        best = min(best, (time.perf_counter() - start) / inner)
+        best = min(best, (clock() - start) / inner)
     return best
 
 
@@ -103,7 +111,8 @@ def sgemm_step_gflops(widths: tuple[int, ...], n: int) -> float:
 
 
 class Ours:
-    def __init__(self, hidden: tuple[int, ...], optimizer: str) -> None:
+    def __init__(self, hidden: tuple[int, ...], optimizer: str, batch: int = 128) -> None:
+        self.batch = batch
         self.model = MLP(Architecture(784, hidden, 10), np.random.default_rng(0))
         self.opt = make_optimizer(optimizer, self.model.parameters(), lr=1e-3)
         self.loss = LOSSES["cross_entropy"]()
@@ -112,17 +121,18 @@ class Ours:
 
     def epoch(self) -> float:
         X, y = self.X, self.y
-        start = time.perf_counter()
-        for i in range(0, len(X), BATCH):
-            xb, yb = X[i : i + BATCH], y[i : i + BATCH]
+        start = clock()
+        for i in range(0, len(X), self.batch):
+            xb, yb = X[i : i + self.batch], y[i : i + self.batch]
             train_step(self.model, self.opt, self.loss, xb, yb, l2=0.0, rng=self.rng)
-        return time.perf_counter() - start
+        return clock() - start
 
 
 class Torch:
-    def __init__(self, hidden: tuple[int, ...], optimizer: str) -> None:
+    def __init__(self, hidden: tuple[int, ...], optimizer: str, batch: int = 128) -> None:
         import torch
 
+        self.batch = batch
         self.torch = torch
         torch.manual_seed(0)
         layers, width = [], 784
@@ -138,62 +148,85 @@ class Torch:
 
     def epoch(self) -> float:
         X, y = self.X, self.y
-        start = time.perf_counter()
-        for i in range(0, len(X), BATCH):
-            xb, yb = X[i : i + BATCH], y[i : i + BATCH]
+        start = clock()
+        for i in range(0, len(X), self.batch):
+            xb, yb = X[i : i + self.batch], y[i : i + self.batch]
             self.opt.zero_grad(set_to_none=True)
             logits = self.net(xb)
             loss = self.loss(logits, yb)
             loss.backward()
             self.opt.step()
             _ = (loss.item(), int((logits.argmax(1) == yb).sum()))
-        return time.perf_counter() - start
+        return clock() - start
 
 
-def phase_times(hidden: tuple[int, ...], optimizer: str, steps: int = 500) -> dict[str, float]:
+PHASE_BATCHES = (32, 128, 512)
+
+
+def phase_times(
+    hidden: tuple[int, ...], optimizer: str, batch: int, kernels: str, steps: int = 300
+) -> dict[str, float]:
     """Milliseconds per step in forward, loss, backward and the optimizer, over `steps` steps."""
-    ours = Ours(hidden, optimizer)
+    with use_kernels(kernels):
+        ours = Ours(hidden, optimizer)
     model, opt, loss = ours.model, ours.opt, ours.loss
     totals = dict.fromkeys(("forward", "loss", "backward", "optimizer"), 0.0)
-    for i in range(steps + 50):  # the first 50 warm up
-        j = (i * BATCH) % (len(ours.X) - BATCH)
-        xb, yb = ours.X[j : j + BATCH], ours.y[j : j + BATCH]
-        t0 = time.perf_counter()
+    for i in range(steps + 30):  # the first 30 warm up
+        j = (i * batch) % (len(ours.X) - batch)
+        xb, yb = ours.X[j : j + batch], ours.y[j : j + batch]
+        t0 = clock()
         logits = model.forward(xb, train=True, rng=ours.rng)
-        t1 = time.perf_counter()
+        t1 = clock()
         _, dlogits = loss.value_and_grad(logits, yb)
-        t2 = time.perf_counter()
+        t2 = clock()
         model.backward(dlogits)
-        t3 = time.perf_counter()
+        t3 = clock()
         opt.step()
-        t4 = time.perf_counter()
-        if i >= 50:
+        t4 = clock()
+        if i >= 30:
             for key, seconds in zip(totals, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
                 totals[key] += seconds
     return {key: 1000 * seconds / steps for key, seconds in totals.items()}
 
 
 def _print_phases(args: Any) -> None:
+    """Both kernel paths, alternating, `args.repeats` times; the median of each phase."""
     with threadpool_limits(limits=args.threads):
         print("; ".join(_blas(i) for i in threadpool_info()))
-        for hidden in ARCHS:
-            ms = phase_times(hidden, args.optimizer)
-            parts = ", ".join(f"{key} {value:.2f}" for key, value in ms.items())
-            print(f"{'-'.join(map(str, (784, *hidden, 10)))}: ms per step: {parts}; "
-                  f"total {sum(ms.values()):.2f}")  # fmt: skip
+        for hidden, optimizer, batch in itertools.product(ARCHS, ("sgd", "adam"), PHASE_BATCHES):
+            runs: dict[str, list[dict[str, float]]] = {"reference": [], "blocked": []}
+            for _ in range(args.repeats):
+                for kernels, found in runs.items():
+                    found.append(phase_times(hidden, optimizer, batch, kernels))
+            name = "-".join(map(str, (784, *hidden, 10)))
+            for kernels, found in runs.items():
+                ms = {key: statistics.median(r[key] for r in found) for key in found[0]}
+                parts = ", ".join(f"{key} {value:.3f}" for key, value in ms.items())
+                total = statistics.median(sum(r.values()) for r in found)
+                print(f"{name} {optimizer} batch {batch} {kernels:9}: ms per step: {parts}; "
+                      f"total {total:.3f}", flush=True)  # fmt: skip
 
 
-def _worker(conn: Connection, framework: str, hidden: tuple[int, ...], args: Any) -> None:
+def _set_clock(name: str) -> None:
+    global clock
+    clock = time.process_time if name == "cpu" else time.perf_counter
+
+
+Case = tuple[tuple[int, ...], str, int]  # hidden widths, optimizer, batch size
+
+
+def _worker(conn: Connection, framework: str, case: Case, args: Any) -> None:
     """One framework in its own process: no two thread pools share (or spin on) the CPUs."""
+    _set_clock(args.clock)
     with threadpool_limits(limits=args.threads):
         if framework == "torch":
             import torch
 
             torch.set_num_threads(args.threads)
-            trainer: Ours | Torch = Torch(hidden, args.optimizer)
+            trainer: Ours | Torch = Torch(*case)
             info = f"torch {torch.__version__}, {torch.get_num_threads()} threads"
         else:
-            trainer = Ours(hidden, args.optimizer)
+            trainer = Ours(*case)
             info = "; ".join(_blas(i) for i in threadpool_info())
         trainer.epoch()  # warm-up: buffers, thread pools, page faults
         conn.send(info)
@@ -208,18 +241,18 @@ def _blas(info: dict) -> str:
     )
 
 
-def _compare(hidden: tuple[int, ...], args: Any, frameworks: list[str]) -> dict[str, list[float]]:
+def _compare(case: Case, args: Any, frameworks: list[str]) -> dict[str, list[float]]:
     """Alternate epochs of each framework's worker process; their epoch times in seconds."""
     ctx = mp.get_context("spawn")
     workers = {}
     for name in frameworks:
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_worker, args=(child, name, hidden, args), daemon=True)
+        proc = ctx.Process(target=_worker, args=(child, name, case, args), daemon=True)
         proc.start()
         workers[name] = (parent, proc)
     times: dict[str, list[float]] = {name: [] for name in frameworks}
     for name, (conn, _) in workers.items():
-        print(f"  {name}: {conn.recv()}")
+        print(f"  {name}: {conn.recv()}", flush=True)
     for _ in range(args.repeats):
         for name, (conn, _) in workers.items():
             time.sleep(0.3)  # the other worker's BLAS/OpenMP threads stop spinning meanwhile
@@ -234,63 +267,56 @@ def _compare(hidden: tuple[int, ...], args: Any, frameworks: list[str]) -> dict[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--optimizer", default="adam", choices=["adam", "sgd"])
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--phases", action="store_true", help="time the parts of one step")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall")
     args = parser.parse_args()
+    _set_clock(args.clock)
     if args.phases:
         _print_phases(args)
         return
     frameworks = ["ours"]
     if importlib.util.find_spec("torch") is not None:
         frameworks.append("torch")
-
     X, _, source = load_data()
-    n = len(X)
-    print(f"data: {source}, {n} samples, batch {BATCH}, float32, {args.optimizer} lr=1e-3")
+    print(f"data: {source}, {len(X)} samples per epoch, float32, lr=1e-3, {args.clock} clock")
     print(
         f"threads: {args.threads} (threadpoolctl for NumPy, torch.set_num_threads for torch); "
-        "each framework in its own process, epochs alternating, best of "
-        f"{args.repeats} after a warm-up epoch"
+        "each framework in its own process, epochs alternating, medians of "
+        f"{args.repeats} after a warm-up epoch; host: {platform.node()} {platform.processor()} "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
     )
     if "torch" not in frameworks:
         print("torch: not installed, PyTorch column skipped")
-    # The machine may be shared: every rate is a best-of, and the sgemm references are
-    # re-measured around each comparison so that a busy moment cannot flatter our percentage.
-    results = []
     with threadpool_limits(limits=args.threads):
         square = sgemm_square_gflops()
-        for hidden in ARCHS:
+        for case in itertools.product(ARCHS, ("sgd", "adam"), CASE_BATCHES):
+            hidden, optimizer, batch = case
             widths = (784, *hidden, 10)
-            at_size = sgemm_step_gflops(widths, BATCH)
-            print(f"\n{'-'.join(map(str, widths))}:")
-            times = _compare(hidden, args, frameworks)
-            at_size = max(at_size, sgemm_step_gflops(widths, BATCH))
-            square = max(square, sgemm_square_gflops())
-            results.append((widths, times, at_size))
-    print(f"\nsgemm 2048x2048x2048 (best of all measurements): {square:.1f} GFLOP/s")
-    for widths, times, at_size in results:
-        _report(widths, times, at_size, square, n)
+            print(f"\n{'-'.join(map(str, widths))} {optimizer} batch {batch}:", flush=True)
+            at_size = sgemm_step_gflops(widths, batch)
+            times = _compare(case, args, frameworks)
+            # re-measured after the epochs, the better kept: a busy moment cannot flatter us
+            at_size = max(at_size, sgemm_step_gflops(widths, batch))
+            _report(widths, batch, times, at_size, len(X))
+        square = max(square, sgemm_square_gflops())
+    print(f"\nsgemm 2048x2048x2048 (best of two): {square:.1f} GFLOP/s")
 
 
 def _report(
-    widths: tuple[int, ...], times: dict[str, list[float]], at_size: float, square: float, n: int
+    widths: tuple[int, ...], batch: int, times: dict[str, list[float]], at_size: float, n: int
 ) -> None:
-    print(f"\n{'-'.join(map(str, widths))}: sgemm on this step's shapes {at_size:.1f} GFLOP/s")
-    best = min(times["ours"])
+    ours = statistics.median(times["ours"])
     for name, label in (("ours", "hpsearch.nn"), ("torch", "torch CPU  ")):
         if name in times:
-            print(
-                f"  {label}  best {n / min(times[name]):9.0f} samples/s  "
-                f"(median {n / statistics.median(times[name]):9.0f})"
-            )
+            print(f"  {label}  median {n / statistics.median(times[name]):9.0f} samples/s")
     if "torch" in times:
-        print(f"  ratio ours/torch (best epochs): {min(times['torch']) / best:.2f}")
-    rate = gemm_flops_per_step(widths, BATCH) * (n / BATCH) / best / 1e9
-    print(
-        f"  our GEMM rate: {rate:.1f} GFLOP/s = {100 * rate / square:.0f}% of square "
-        f"sgemm, {100 * rate / at_size:.0f}% of sgemm on the same shapes"
-    )
+        paired = [t / o for t, o in zip(times["torch"], times["ours"], strict=True)]
+        print(f"  ratio ours/torch: median of paired epochs {statistics.median(paired):.2f} "
+              f"(range {min(paired):.2f}-{max(paired):.2f})")  # fmt: skip
+    rate = gemm_flops_per_step(widths, batch) * (n / batch) / ours / 1e9
+    print(f"  our GEMM rate {rate:.1f} GFLOP/s = {100 * rate / at_size:.0f}% of sgemm on the "
+          f"same shapes ({at_size:.1f} GFLOP/s)", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

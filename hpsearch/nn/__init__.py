@@ -7,6 +7,7 @@ from hpsearch.nn._activations import ACTIVATIONS, Activation, get_activation
 from hpsearch.nn._architecture import MAX_DEPTH, MAX_WIDTH, Architecture
 from hpsearch.nn._errors import ConfigError, ModelFileError
 from hpsearch.nn._init import init_weight
+from hpsearch.nn._kernels import KERNELS, kernels, use_kernels
 from hpsearch.nn._layers import Dense, Dropout
 from hpsearch.nn._losses import LOSSES, CrossEntropy, Loss, MeanSquaredError, softmax
 from hpsearch.nn._model import MLP
@@ -30,6 +31,7 @@ from hpsearch.nn._training import evaluate, train_step
 
 __all__ = [
     "ACTIVATIONS",
+    "KERNELS",
     "LOSSES",
     "MAX_DEPTH",
     "MAX_WIDTH",
@@ -58,6 +60,7 @@ __all__ = [
     "get_activation",
     "hyperparameters",
     "init_weight",
+    "kernels",
     "l2_penalty",
     "load_model",
     "make_optimizer",
@@ -65,5 +68,6 @@ __all__ = [
     "save_model",
     "softmax",
     "train_step",
+    "use_kernels",
     "weights_sha256",
 ]

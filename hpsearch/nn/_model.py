@@ -11,7 +11,7 @@ from hpsearch.nn._activations import get_activation
 from hpsearch.nn._architecture import Architecture
 from hpsearch.nn._init import init_weight, resolve_init
 from hpsearch.nn._layers import Dense, Dropout
-from hpsearch.nn._parameter import Parameter
+from hpsearch.nn._parameter import Parameter, pack
 
 _MAX_CACHED_BATCH_SIZES = 4
 
@@ -45,6 +45,7 @@ class MLP:
         for i, (fan_in, fan_out) in enumerate(itertools.pairwise(w)):
             W = init_weight(rng, fan_in, fan_out, scheme, std=arch.init_std, dtype=self.dtype)
             self.layers.append(Dense(f"layers.{i}", W, np.zeros(fan_out, self.dtype)))
+        pack(self.parameters())  # one flat buffer: optimizers walk it in few, cache-sized calls
         self._buffers: dict[int, _Buffers] = {}
         self._x: np.ndarray | None = None  # the input of the last training forward
         self._n: int | None = None  # its batch size: the buffers backward reads

@@ -1,9 +1,11 @@
 """First-order optimizers, each a class holding its own per-parameter state.
 
-Updates run in place with `out=` and one scratch buffer per parameter, so a step allocates
-nothing. Hyperparameters are kept as Python floats: NumPy treats them as weak scalars, so
-float32 parameters are never upcast to float64. Formulas follow PyTorch's conventions
-(momentum buffers without dampening, Adam's bias correction, AdamW's decoupled decay).
+Updates run in place with `out=` and one scratch buffer per unit, so a step allocates nothing.
+What a step walks is chosen in `_kernels`: by default cache-sized blocks of the parameters'
+flat buffers (an MLP packs its own, see `pack`), else each parameter whole. Hyperparameters
+are kept as Python floats: NumPy treats them as weak scalars, so float32 parameters are never
+upcast to float64. Formulas follow PyTorch's conventions (momentum buffers without dampening,
+Adam's bias correction, AdamW's decoupled decay).
 """
 
 from __future__ import annotations
@@ -15,30 +17,40 @@ import numbers
 import numpy as np
 
 from hpsearch.nn._errors import ConfigError
+from hpsearch.nn._kernels import flush_subnormals, update_units
 from hpsearch.nn._parameter import Parameter
 
 
 class Optimizer:
-    """Updates `params` in place from their `.grad` on each `step()`."""
+    """Updates `params` in place from their `.grad` on each `step()`.
+
+    State arrays (velocity, moments) are kept per unit of `update_units(params)`.
+    """
 
     name = ""
 
     def __init__(self, params: list[Parameter], lr: float) -> None:
         self.params = list(params)
+        self.units = update_units(self.params)
         self.lr = _positive("lr", lr)
         self.t = 0  # steps taken
 
     def step(self) -> None:
         self.t += 1
-        for i, p in enumerate(self.params):
+        for i, p in enumerate(self.units):
             self._update(i, p)
+        flush_subnormals(self._decaying(), self.t)
 
     def _update(self, i: int, p: Parameter) -> None:
         raise NotImplementedError
 
+    def _decaying(self) -> list[tuple[list[np.ndarray], float]]:
+        """State that shrinks by a factor each step where gradients are zero: (arrays, factor)."""
+        return []
+
     def _zeros(self) -> list[np.ndarray]:
-        """One zero state array per parameter."""
-        return [np.zeros_like(p.value) for p in self.params]
+        """One zero state array per unit."""
+        return [np.zeros_like(p.value) for p in self.units]
 
 
 class SGD(Optimizer):
@@ -63,6 +75,9 @@ class Momentum(Optimizer):
         super().__init__(params, lr)
         self.momentum = _fraction("momentum", momentum)
         self.velocity = self._zeros()
+
+    def _decaying(self) -> list[tuple[list[np.ndarray], float]]:
+        return [(self.velocity, self.momentum)]
 
     def _update(self, i: int, p: Parameter) -> None:
         v = self.velocity[i]
@@ -128,6 +143,9 @@ class RMSprop(Optimizer):
         self.mean_sq = self._zeros()
         self.velocity = self._zeros() if self.momentum else []
 
+    def _decaying(self) -> list[tuple[list[np.ndarray], float]]:
+        return [(self.mean_sq, self.rho), (self.velocity, self.momentum)]
+
     def _update(self, i: int, p: Parameter) -> None:
         E, s = self.mean_sq[i], p.scratch()
         _ema_square(E, p.grad, self.rho, s)
@@ -170,6 +188,9 @@ class Adam(Optimizer):
         self.m = self._zeros()
         self.v = self._zeros()
 
+    def _decaying(self) -> list[tuple[list[np.ndarray], float]]:
+        return [(self.m, self.beta1), (self.v, self.beta2)]
+
     def step(self) -> None:
         # With m = (1-b1) M and v = (1-b2) V, and c = sqrt((1-b2)/(1-b2^t)):
         # p -= lr (1-b1)/((1-b1^t) c) * M / (sqrt(V) + eps/c).
@@ -177,8 +198,9 @@ class Adam(Optimizer):
         c = math.sqrt((1.0 - self.beta2) / (1.0 - self.beta2**self.t))
         self._inv_step = (1.0 - self.beta1**self.t) * c / (self.lr * (1.0 - self.beta1))
         self._eps_hat = self.eps / c
-        for i, p in enumerate(self.params):
+        for i, p in enumerate(self.units):
             self._update(i, p)
+        flush_subnormals(self._decaying(), self.t)
 
     def _update(self, i: int, p: Parameter) -> None:
         M, V, s, g = self.m[i], self.v[i], p.scratch(), p.grad
