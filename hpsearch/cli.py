@@ -133,7 +133,8 @@ def predict(
         )
     else:
         for path, label in zip(report["images"], report["predictions"], strict=True):
-            console.print(f"{path}\t{label}")
+            # one line per image, as written: no wrapping, no markup in file names
+            console.print(f"{path}\t{label}", soft_wrap=True, markup=False, highlight=False)
 
 
 @app.command()

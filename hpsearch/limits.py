@@ -20,6 +20,12 @@ MAX_SEED = 2**32 - 1  # NumPy's and Optuna's samplers take 32-bit seeds
 MAX_TRIALS = 100_000  # one study's budget
 MAX_SAMPLES = 10**8  # rows of a training subset
 MAX_EPOCHS = 1000
+# Data and models: what one file may declare or decompress to, refused before allocating it.
+MAX_IDX_BYTES = 256 * 1024**2  # one IDX payload, decompressed; MNIST's largest is 47 MB
+MAX_IMAGE_FILE_BYTES = 64 * 1024**2  # one PNG/JPEG file
+MAX_IMAGE_PIXELS = 16 * 1024**2  # one picture (4096 x 4096), checked before decoding
+MAX_PREDICT_PIXELS = 64 * 1024**2  # all images of one `predict --images` (256 MB as float32)
+MAX_MODEL_PARAMS = 1 << 25  # 33.5 M weights: 134 MB float32, 268 MB float64
 MAX_TIMEOUT_SECONDS = 10**9  # about 31 years: `timeout` is a deadline, never a huge sleep
 
 

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rich.progress import Progress
 
-from hpsearch.data import DATASET_NAMES, load_images, load_splits
+from hpsearch.data import DATASET_NAMES, load_image_files, load_splits
 from hpsearch.errors import UserError
 from hpsearch.limits import MAX_EPOCHS, MAX_SEED
 from hpsearch.nn import ACTIVATIONS, LOSSES, MAX_DEPTH, MAX_WIDTH, MLP, OPTIMIZERS, save_model
@@ -206,8 +207,9 @@ def predict_command(
         raise UserError("give either --dataset NAME (with --split) or --images FILE...")
     model = load_model(model_ref)
     if images:
-        x = load_images(list(images), image_shape(model))
-        return {"images": [str(p) for p in images], "predictions": model.predict(x).tolist()}
+        names, blocks = load_image_files(list(images), image_shape(model))
+        predictions = model.predict(np.concatenate(blocks)).tolist()
+        return {"images": names, "predictions": predictions}  # FILE[i]: image i of an IDX file
     assert dataset is not None
     _allowed("dataset", dataset, DATASET_NAMES)
     _allowed("split", split, ("test", "val", "train"))

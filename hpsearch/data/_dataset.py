@@ -97,6 +97,8 @@ def _check(spec: IdxSpec, arrays: Mapping[str, np.ndarray], paths: Mapping[str, 
     """Images uint8 (N, H, W) of the spec's size; labels uint8 (N,) below n_classes."""
     for part in ("train", "test"):
         images, labels = arrays[f"x_{part}"], arrays[f"y_{part}"]
+        if images.size == 0:  # an empty part cannot be split, trained on or tested
+            raise DatasetError(f"{paths[f'x_{part}']}: holds no images, shape {images.shape}")
         if images.dtype != np.uint8 or images.shape[1:] != spec.image_shape:
             raise DatasetError(
                 f"{paths[f'x_{part}']}: expected uint8 images of shape (N, "

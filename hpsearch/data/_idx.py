@@ -19,6 +19,7 @@ from typing import BinaryIO
 import numpy as np
 
 from hpsearch.data._errors import DatasetError
+from hpsearch.limits import MAX_IDX_BYTES, open_regular
 
 # IDX dtype codes -> big-endian NumPy dtypes.
 IDX_DTYPES: dict[int, np.dtype] = {
@@ -32,38 +33,40 @@ IDX_DTYPES: dict[int, np.dtype] = {
 _CODES = {dtype.newbyteorder("="): code for code, dtype in IDX_DTYPES.items()}
 MAX_NDIM = 4
 # Far above MNIST's 47 MB: only a crafted header declares more, and we refuse before allocating.
-MAX_PAYLOAD_BYTES = 2 * 1024**3
+MAX_PAYLOAD_BYTES = MAX_IDX_BYTES
 _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 4 * 1024**2
 
 
-def read_idx(path: Path) -> np.ndarray:
+def read_idx(path: Path, max_bytes: int = MAX_PAYLOAD_BYTES) -> np.ndarray:
     """Read an IDX file (gzipped or not, detected from its first bytes) into a native-endian array.
 
-    Returns an array of the declared shape (1 to 4 dimensions) and dtype. Raises `DatasetError`
-    naming the file for anything malformed, truncated, oversized or followed by trailing bytes.
+    Returns an array of the declared shape (1 to 4 dimensions, none of them zero) and dtype.
+    Raises `DatasetError` naming the file for anything malformed, truncated, empty, declaring
+    more than `max_bytes` (decompressed), followed by trailing bytes, or not a regular file.
     """
     path = Path(path)
+    fd = open_regular(path, "IDX file", max_bytes + 4096, DatasetError)
     try:
-        with path.open("rb") as raw:
+        with os.fdopen(fd, "rb") as raw:
             compressed = raw.read(2) == _GZIP_MAGIC
             raw.seek(0)
             if compressed:
                 with gzip.GzipFile(fileobj=raw, mode="rb") as stream:
-                    return _parse(stream, path, file_size=None)  # type: ignore[arg-type]
-            return _parse(raw, path, file_size=os.fstat(raw.fileno()).st_size)
+                    return _parse(stream, path, None, max_bytes)  # type: ignore[arg-type]
+            return _parse(raw, path, os.fstat(raw.fileno()).st_size, max_bytes)
     except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
         raise DatasetError(f"{path}: cannot read IDX file: {exc}") from exc
 
 
-def _parse(stream: BinaryIO, path: Path, file_size: int | None) -> np.ndarray:
+def _parse(stream: BinaryIO, path: Path, file_size: int | None, max_bytes: int) -> np.ndarray:
     dtype, shape = _read_header(stream, path)
     header_bytes = 4 + 4 * len(shape)
     nbytes = math.prod(shape) * dtype.itemsize
-    if nbytes > MAX_PAYLOAD_BYTES:
+    if nbytes > max_bytes:
         raise DatasetError(
             f"{path}: IDX header declares shape {shape} ({nbytes} bytes), "
-            f"over the {MAX_PAYLOAD_BYTES} byte limit"
+            f"over the {max_bytes} byte limit"
         )
     # Raw files: compare sizes before reading anything; gzip streams: a bounded read below.
     if file_size is not None and file_size != header_bytes + nbytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,8 +10,13 @@ from PIL import Image, UnidentifiedImageError
 
 from hpsearch.data._errors import DatasetError
 from hpsearch.data._idx import read_idx
+from hpsearch.limits import (
+    MAX_IMAGE_FILE_BYTES,
+    MAX_IMAGE_PIXELS,
+    MAX_PREDICT_PIXELS,
+    open_regular,
+)
 
-MAX_IMAGE_PIXELS = 40_000_000  # refuse decompression bombs before decoding
 _LIGHT_BORDER = 0.5  # mean border brightness above which the image is dark ink on light paper
 
 
@@ -21,21 +27,32 @@ def load_images(paths: list[Path], image_shape: tuple[int, int]) -> np.ndarray:
     border is light. An IDX file gives one row per image it holds ((H, W) or (N, H, W); uint8
     scaled by 1/255, floats taken as they are when in [0, 1]), resized when its size differs.
     """
-    rows = [_load_one(Path(path), image_shape) for path in paths]
-    if not rows:
-        return np.zeros((0, image_shape[0] * image_shape[1]), dtype=np.float32)
-    return np.concatenate(rows).astype(np.float32, copy=False)
+    return np.concatenate(load_image_files(paths, image_shape)[1])
 
 
-def _load_one(path: Path, image_shape: tuple[int, int]) -> np.ndarray:
-    try:
-        with path.open("rb") as stream:
-            head = stream.read(2)
-    except OSError as exc:
-        raise DatasetError(f"{path}: cannot read image: {exc}") from exc
+def load_image_files(
+    paths: list[Path], image_shape: tuple[int, int]
+) -> tuple[list[str], list[np.ndarray]]:
+    """(one name per row, one (n, H*W) block per file): an IDX file of n images gives n names,
+    `FILE[0]`..`FILE[n-1]`. At most MAX_PREDICT_PIXELS pixels in all, counted before each file
+    is decoded from what its header declares."""
+    names: list[str] = []
+    blocks: list[np.ndarray] = [np.zeros((0, image_shape[0] * image_shape[1]), np.float32)]
+    budget = MAX_PREDICT_PIXELS
+    for path in map(Path, paths):
+        block = _load_one(path, image_shape, budget)
+        budget -= block.size
+        blocks.append(block)
+        names += [str(path)] if len(block) == 1 else [f"{path}[{i}]" for i in range(len(block))]
+    return names, blocks
+
+
+def _load_one(path: Path, image_shape: tuple[int, int], budget: int) -> np.ndarray:
+    with os.fdopen(open_regular(path, "image", MAX_IMAGE_FILE_BYTES, DatasetError), "rb") as f:
+        head = f.read(2)
     # IDX starts with two zero bytes; a gzip stream is an IDX file here (images are not gzipped).
     if head in (b"\x00\x00", b"\x1f\x8b"):
-        return _from_idx(path, image_shape)
+        return _from_idx(path, image_shape, budget)
     return _from_picture(path, image_shape)[None, :]
 
 
@@ -46,9 +63,14 @@ def _from_picture(path: Path, image_shape: tuple[int, int]) -> np.ndarray:
         with Image.open(path) as picture:
             if picture.width * picture.height > MAX_IMAGE_PIXELS:
                 raise DatasetError(
-                    f"{path}: image of {picture.width}x{picture.height} pixels is too large"
+                    f"{path}: image of {picture.width}x{picture.height} pixels is over the "
+                    f"{MAX_IMAGE_PIXELS}-pixel limit"
                 )
-            gray = _grayscale(picture).resize((width, height), Image.Resampling.LANCZOS)
+            # reducing_gap: a box reduction first, so the Lanczos filter's weights stay small
+            # (a 1 x 40,000,000 strip would otherwise need gigabytes of them)
+            gray = _grayscale(picture).resize(
+                (width, height), Image.Resampling.LANCZOS, reducing_gap=3.0
+            )
     except (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError) as exc:
         raise DatasetError(f"{path}: not a readable PNG/JPEG image: {exc}") from exc
     pixels = np.asarray(gray, dtype=np.float32) / np.float32(255)  # (H, W)
@@ -71,12 +93,15 @@ def _border_mean(pixels: np.ndarray) -> float:
     return float(border.mean())
 
 
-def _from_idx(path: Path, image_shape: tuple[int, int]) -> np.ndarray:
-    """An IDX file of one (H, W) image or N (N, H, W) images -> (N, H*W) float32."""
-    array = read_idx(path)
+def _from_idx(path: Path, image_shape: tuple[int, int], budget: int) -> np.ndarray:
+    """An IDX file of one (H, W) image or N (N, H, W) images -> (N, H*W) float32, refused when
+    it declares more than `budget` pixels (before reading them)."""
+    if budget <= 0:
+        raise DatasetError(f"{path}: the images given hold more than {MAX_PREDICT_PIXELS} pixels")
+    array = read_idx(path, max_bytes=budget)  # a uint8 pixel is one byte; floats are larger
     if array.ndim == 2:
         array = array[None]
-    if array.ndim != 3:
+    if array.ndim != 3 or array.size == 0:
         raise DatasetError(f"{path}: expected IDX images (H, W) or (N, H, W), got {array.shape}")
     if array.dtype == np.uint8:
         pixels = array.astype(np.float32) / np.float32(255)
@@ -91,5 +116,6 @@ def _from_idx(path: Path, image_shape: tuple[int, int]) -> np.ndarray:
 
 def _resize(image: np.ndarray, image_shape: tuple[int, int]) -> np.ndarray:
     height, width = image_shape
-    resized = Image.fromarray(image, mode="F").resize((width, height), Image.Resampling.LANCZOS)
+    picture = Image.fromarray(image, mode="F")
+    resized = picture.resize((width, height), Image.Resampling.LANCZOS, reducing_gap=3.0)
     return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)

@@ -11,6 +11,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from hpsearch.limits import MAX_MODEL_PARAMS
 from hpsearch.nn._activations import ACTIVATIONS
 from hpsearch.nn._errors import ConfigError, ModelFileError
 from hpsearch.nn._init import INITS
@@ -19,7 +20,7 @@ MAX_INPUT_DIM = 1 << 20
 MAX_WIDTH = 1 << 16
 MAX_CLASSES = 1 << 16
 MAX_DEPTH = 4
-MAX_PARAMS = 1 << 28  # 1 GiB of float32: far above any model this project trains
+MAX_PARAMS = MAX_MODEL_PARAMS  # far above any model this project trains (3 x 1024: 3 M)
 DTYPES = ("float32", "float64")
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import zipfile
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from hpsearch.limits import open_regular, read_regular
 from hpsearch.nn._architecture import Architecture
 from hpsearch.nn._errors import ModelFileError
 from hpsearch.nn._model import MLP
@@ -112,13 +114,7 @@ def _atomic_write(path: Path, write: object) -> None:
 
 
 def _read_architecture(path: Path) -> Architecture:
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(_MAX_JSON_BYTES + 1)
-    except OSError as exc:
-        raise ModelFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if len(raw) > _MAX_JSON_BYTES:
-        raise ModelFileError(f"{path}: larger than {_MAX_JSON_BYTES} bytes")
+    raw = read_regular(path, "the model architecture", _MAX_JSON_BYTES, ModelFileError)
     try:
         d = json.loads(raw)
     except (ValueError, RecursionError) as exc:
@@ -133,8 +129,12 @@ def _read_architecture(path: Path) -> Architecture:
 
 def _read_weights(path: Path, arch: Architecture) -> dict[str, np.ndarray]:
     expected = expected_arrays(arch)
+    # a FIFO or a device is refused, not waited on; compressed or not, the file holds no more
+    # than the architecture's arrays
+    limit = sum(math.prod(shape) * dtype.itemsize + 4096 for shape, dtype in expected.values())
+    fd = open_regular(path, "the model weights", limit + 65536, ModelFileError)
     try:
-        with zipfile.ZipFile(path) as zf:
+        with os.fdopen(fd, "rb") as stream, zipfile.ZipFile(stream) as zf:
             _check_members(zf, expected)
             state = {name: _read_member(zf, name) for name in expected}
     except ModelFileError as exc:

@@ -40,6 +40,6 @@ def load_model(ref: str | Path, *, tracking_uri: str | None = None) -> MLP:
     path = Path(ref)
     if (path / MLMODEL).is_file():
         return load_model_dir(path / MLP_SUBDIR)
-    if (path / "weights.npz").is_file():
+    if (path / "weights.npz").exists():  # not is_file(): a FIFO there is refused by the loader
         return load_model_dir(path)
     raise UserError(f"no model at {text}: {USAGE}")

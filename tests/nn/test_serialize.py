@@ -188,7 +188,7 @@ def test_architecture_disagreeing_with_the_arrays_is_refused(tmp_path: Path):
         ("{not json", "not valid JSON"),
         ("[1, 2]", "not an hpsearch model"),
         ('{"input_dim": 6, "hidden": [5], "n_classes": 3}', "not an hpsearch model"),
-        ("[" * 100_000, "not valid JSON|larger than"),
+        ("[" * 100_000, "not valid JSON|byte limit"),
     ],
 )
 def test_bad_architecture_json_is_refused(tmp_path: Path, text: str, match: str):
@@ -220,7 +220,7 @@ def test_architecture_fields_are_bounded(tmp_path: Path, change: dict):
 def test_missing_files_are_refused(tmp_path: Path):
     _, directory = _saved(tmp_path)
     (directory / "weights.npz").unlink()
-    _refused(directory, "weights.npz: file not found")
+    _refused(directory, "weights.npz: cannot read the model weights: No such file")
     (directory / "architecture.json").unlink()
     _refused(directory, "architecture.json: cannot read")
 
