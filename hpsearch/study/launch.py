@@ -18,6 +18,7 @@ from hpsearch.settings import Settings, mask_password
 from hpsearch.study.config import StudyConfig, load_study_file
 from hpsearch.study.pool import check_budget, create_or_resume
 from hpsearch.study.progress import status_table, study_status
+from hpsearch.study.space_changes import check_resumed_space
 from hpsearch.study.storage import open_storage, probe_storage
 from hpsearch.study.worker import WorkerOptions, preflight, stop_signals_interrupt, worker_process
 
@@ -137,6 +138,7 @@ def _launch(request: LaunchRequest, settings: Settings, console: Console) -> dic
         from hpsearch.tracking._store import probe_tracking_uri  # MLflow: imported when needed
 
         probe_tracking_uri(settings.mlflow_uri)
+    check_resumed_space(config, settings.optuna_url)  # --allow-changed-config has its limits
     if request.workers:  # what our workers need; queue-only leaves that to workers elsewhere
         preflight(config, _data_dir(request, settings))
     check_budget(settings.optuna_url, config.name, n_trials)  # a lower budget than already run

@@ -10,6 +10,12 @@ from __future__ import annotations
 import math
 from typing import Any, Protocol
 
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
 from pydantic import ValidationInfo, field_validator
 
 from hpsearch.errors import shown
@@ -255,3 +261,35 @@ def check_enqueued(space: SearchSpace, values: Any, where: str) -> None:
         enqueue_params(space, values)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{where}: {exc}") from None
+
+
+class _DistributionRecorder:
+    """A stand-in trial that records the Optuna distribution of every parameter it is asked
+    for; `*_enabled` answers True so that the range behind it is asked for too."""
+
+    def __init__(self) -> None:
+        self.found: dict[str, BaseDistribution] = {}
+
+    def suggest_float(self, name: str, low: float, high: float, *, log: bool = False) -> float:
+        self.found[name] = FloatDistribution(low, high, log=log)
+        return low
+
+    def suggest_int(self, name: str, low: int, high: int, *, log: bool = False) -> int:
+        self.found[name] = IntDistribution(low, high, log=log)
+        return low
+
+    def suggest_categorical(self, name: str, choices: Any) -> Any:
+        self.found[name] = CategoricalDistribution(list(choices))
+        return choices[-1]
+
+
+def distributions(space: SearchSpace) -> dict[str, BaseDistribution]:
+    """Every Optuna parameter the space can sample (all conditional branches, every width_i),
+    with its distribution."""
+    recorder = _DistributionRecorder()
+    widths = [f"width_{i}" for i in range(1, MAX_DEPTH + 1)] if space.per_layer_width else ["width"]
+    for name in (*_SAMPLED, *CONDITIONAL):
+        _draw(recorder, name, getattr(space, name))
+    for name in widths:
+        _draw(recorder, name, space.width)
+    return recorder.found
