@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import platform
 import tempfile
 import time
 from pathlib import Path
@@ -13,6 +14,7 @@ import optuna
 import yaml
 from optuna.trial import FrozenTrial
 from rich.console import Console
+from threadpoolctl import threadpool_info
 
 from hpsearch.settings import get_settings
 from hpsearch.study.launch import LaunchRequest, launch
@@ -32,3 +34,12 @@ def run_study(study: dict[str, Any], *, workers: int) -> tuple[list[FrozenTrial]
         storage = open_storage(get_settings().optuna_url)
         trials = optuna.load_study(study_name=study["name"], storage=storage).get_trials()
     return trials, seconds
+
+
+def machine_line() -> str:
+    """The host, its load and the BLAS kernel: figures from different machines differ."""
+    blas = "; ".join(
+        f"{i['internal_api']} {i.get('version')} {i.get('architecture')}" for i in threadpool_info()
+    )
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    return f"host {platform.node()} ({os.cpu_count()} cores, load {load}); BLAS {blas or 'none'}"

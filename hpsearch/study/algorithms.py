@@ -50,7 +50,9 @@ def _base_pruner(config: PrunerConfig, epochs: int) -> optuna.pruners.BasePruner
         )
     if kind == "successive-halving":
         return optuna.pruners.SuccessiveHalvingPruner(
-            min_resource=config.min_resource, reduction_factor=config.reduction_factor
+            min_resource=config.min_resource,
+            reduction_factor=config.reduction_factor,
+            bootstrap_count=config.bootstrap_count,
         )
     # Our steps are epochs counted from 1; Optuna's warmup counts steps from 0 (it never prunes
     # while step < n_warmup_steps). `n_warmup_steps: W` means W epochs are never judged.

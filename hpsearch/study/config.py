@@ -74,6 +74,8 @@ class PrunerConfig(Strict):
     ] = "hyperband"
     min_resource: int = Field(default=1, ge=1, le=MAX_EPOCHS)  # hyperband, successive-halving
     reduction_factor: int = Field(default=3, ge=2, le=MAX_EPOCHS)
+    # successive-halving: trials a rung waits for
+    bootstrap_count: int = Field(default=0, ge=0, le=MAX_TRIALS)
     n_startup_trials: int = Field(default=5, ge=0, le=MAX_TRIALS)  # median, percentile
     n_warmup_steps: int = Field(
         default=1, ge=0, le=MAX_EPOCHS
@@ -91,7 +93,11 @@ class PrunerConfig(Strict):
 
 class BudgetConfig(Strict):
     n_trials: int = Field(ge=1, le=MAX_TRIALS)
+    # seconds; no trial starts after it, nor one expected to end after it (study/stopping.py)
     timeout: float | None = Field(default=None, gt=0, le=MAX_TIMEOUT_SECONDS)
+    target: float | None = Field(default=None, gt=0.0, le=1.0)  # stop at this val accuracy
+    # stop after K finished trials without a new best
+    patience: int | None = Field(default=None, ge=1, le=MAX_TRIALS)
 
 
 class StudyConfig(Strict):

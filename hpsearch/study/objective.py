@@ -18,8 +18,9 @@ from hpsearch.data import Splits
 from hpsearch.nn import MLP
 from hpsearch.study.config import StudyConfig
 from hpsearch.study.space import resolve, suggest
+from hpsearch.study.stopping import FINISHED, WouldOverrun, expected_seconds
 from hpsearch.study.storage import with_retries
-from hpsearch.train import EpochMetrics, TrainResult, train
+from hpsearch.train import EpochMetrics, TrainConfig, TrainResult, train
 
 if TYPE_CHECKING:
     from hpsearch.tracking import StudyTracker
@@ -72,14 +73,20 @@ class Objective:
     """Callable by Optuna. With a tracker, every trial is also an MLflow run."""
 
     def __init__(
-        self, config: StudyConfig, splits: Splits, tracker: StudyTracker | None = None
+        self,
+        config: StudyConfig,
+        splits: Splits,
+        tracker: StudyTracker | None = None,
+        deadline: float | None = None,  # time.monotonic() no trial may end after
     ) -> None:
         self.config, self.splits, self.tracker = config, splits, tracker
+        self.deadline = deadline
 
     def __call__(self, trial: optuna.Trial) -> float:
         seed = seed_of(trial, self.config.seed)
         values = with_retries(lambda: suggest(self.config.search_space, trial), "sampling")
         train_config = resolve(values, epochs=self.config.epochs, seed=seed)
+        self._refuse_overrun(trial, train_config)
         attrs = {"seed": seed, "hidden": list(train_config.hidden)}
         with_retries(lambda: _set_user_attrs(trial, attrs), "starting the trial")
         run_id = self._start_run(trial, values, train_config.as_dict(), seed)
@@ -109,6 +116,18 @@ class Objective:
         except Exception as exc:
             self._end_run(run_id, "failed", _failure_text(exc))
             raise
+
+    def _refuse_overrun(self, trial: optuna.Trial, config: TrainConfig) -> None:
+        """WouldOverrun if this trial is expected to end past the deadline (nothing started)."""
+        if self.deadline is None:
+            return
+        finished = with_retries(
+            lambda: trial.study.get_trials(deepcopy=False, states=FINISHED), "reading the study"
+        )
+        dims = (self.splits.input_dim, self.splits.n_classes)
+        seconds = expected_seconds(finished, config.hidden, config.epochs, dims)
+        if seconds is not None and time.monotonic() + seconds > self.deadline:
+            raise WouldOverrun(seconds)
 
     def _start_run(
         self, trial: optuna.Trial, values: dict[str, Any], resolved: dict[str, Any], seed: int

@@ -35,7 +35,7 @@ from hpsearch.data import load_dataset, release_loaded
 from hpsearch.errors import UserError
 from hpsearch.study.algorithms import make_pruner, make_sampler
 from hpsearch.study.budget import CONFIG_ATTR, LAUNCH_ATTR, count_rows
-from hpsearch.study.config import StudyConfig, parse_study
+from hpsearch.study.config import BudgetConfig, StudyConfig, parse_study
 from hpsearch.study.objective import Objective
 from hpsearch.study.pool import claim
 from hpsearch.study.reconcile import (
@@ -44,6 +44,7 @@ from hpsearch.study.reconcile import (
     kill_orphaned_runs,
     repair_lost_retries,
 )
+from hpsearch.study.stopping import FINISHED, WouldOverrun, stop_reason
 from hpsearch.study.storage import (
     is_transient,
     load_existing_study,
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("hpsearch.worker")
 IDLE_POLL_SECONDS = 1.0
 FAIL_REASON = "fail_reason"  # user attribute of a FAIL trial: what went wrong, in one line
+STOPPED_ATTR = "hpsearch.stopped"  # study user attribute: why budget.target/patience stopped it
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,9 @@ def run_trial(
             value = objective(trial)
         except optuna.TrialPruned:
             return _tell(study, trial, state=TrialState.PRUNED)
+        except WouldOverrun:
+            _return_to_pool(study, trial)
+            raise
         except KeyboardInterrupt:
             _fail_and_retry(study, trial)
             raise
@@ -218,12 +223,41 @@ def run_trial(
         return _tell(study, trial, values=value)
 
 
+def _return_to_pool(study: optuna.Study, trial: optuna.Trial) -> None:
+    """Unclaim a trial that never started training: WAITING again, its sampled values kept."""
+    with_retries(
+        lambda: study._storage.set_trial_state_values(trial._trial_id, state=TrialState.WAITING),
+        "returning the trial to the pool",
+    )
+
+
+def _stop_reason(study: optuna.Study, budget: BudgetConfig) -> str | None:
+    """budget.target or budget.patience met (read only when the study file sets them)."""
+    if budget.target is None and budget.patience is None:
+        return None
+    trials = with_retries(
+        lambda: study.get_trials(deepcopy=False, states=FINISHED), "reading the study"
+    )
+    reason = stop_reason(trials, budget)
+    if reason is not None:
+        with_retries(lambda: study.set_user_attr(STOPPED_ATTR, reason), "stopping the study")
+    return reason
+
+
 def _next_trial(
-    study: optuna.Study, deadline: float, tracker: StudyTracker | None = None
+    study: optuna.Study,
+    deadline: float,
+    tracker: StudyTracker | None = None,
+    budget: BudgetConfig | None = None,
 ) -> optuna.Trial | None:
-    """The next slot; while others still run, wait (a crashed one's retry may appear)."""
+    """The next slot; while others still run, wait (a crashed one's retry may appear).
+
+    None when the pool is empty, the deadline has passed, or the study's stopping rule is met.
+    """
     while time.monotonic() < deadline:
         fail_stale(study, tracker)
+        if budget is not None and _stop_reason(study, budget) is not None:
+            return None
         trial = with_retries(lambda: claim(study), "claiming a trial")
         if trial is not None:
             return trial
@@ -261,8 +295,8 @@ def run_worker(options: WorkerOptions) -> int:
     study.pruner = make_pruner(config.pruner, config.epochs)
     splits = config.dataset.load_splits(options.data_dir)
     tracker = _tracker(options)
-    objective = Objective(config, splits, tracker)
     deadline = time.monotonic() + (options.timeout or float("inf"))
+    objective = Objective(config, splits, tracker, deadline if options.timeout else None)
     # which process runs a trial: for operators, and for tests that kill it
     attrs = {
         "blas_threads": options.blas_threads or 0,
@@ -276,9 +310,13 @@ def run_worker(options: WorkerOptions) -> int:
 
     done = 0
     with threadpool_limits(limits=options.blas_threads), stop_signals_interrupt():
-        while (trial := _next_trial(study, deadline, tracker)) is not None:
+        while (trial := _next_trial(study, deadline, tracker, config.budget)) is not None:
             _start_trial(study, trial, attrs)
-            run_trial(study, storage, trial, objective, watch)
+            try:
+                run_trial(study, storage, trial, objective, watch)
+            except WouldOverrun as exc:  # nor would the next: the deadline is near
+                log.warning("trial %d not started: %s", trial.number, exc)
+                break
             done += 1
     if tracker is not None:  # the last one out ends runs whose trials ended without them
         kill_orphaned_runs(study, tracker)

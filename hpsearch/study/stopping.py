@@ -1,0 +1,80 @@
+"""Study-level stopping: a target val accuracy, patience, and a deadline no trial may overrun.
+
+`budget.target` and `budget.patience` are judged on the finished trials, in the order they
+finished: a worker asks `stop_reason` before it claims a trial, so once it says stop no trial
+starts (those running finish). With `budget.timeout`, `would_overrun` estimates how long a
+sampled trial will take from the finished trials' seconds per epoch, scaled by the new
+trial's size, and a trial that would end past the deadline is not started: it goes back to the
+pool, untouched, for a later launch.
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from collections.abc import Sequence
+
+from optuna.trial import FrozenTrial, TrialState
+
+from hpsearch.study.config import BudgetConfig
+
+# Cost of one epoch ~ weights + a fixed part (evaluation, logging, Python) worth this many
+# weights, so that tiny networks' overhead does not make big ones look cheap.
+FIXED_COST_WEIGHTS = 20_000
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+def _in_finishing_order(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
+    done = [t for t in trials if t.state in FINISHED and t.datetime_complete is not None]
+    return sorted(done, key=lambda t: (t.datetime_complete, t.number))
+
+
+def stop_reason(trials: Sequence[FrozenTrial], budget: BudgetConfig) -> str | None:
+    """Why the study must start no more trials (target reached, patience spent), else None."""
+    best: float | None = None
+    since_best = 0
+    for trial in _in_finishing_order(trials):
+        value = trial.value if trial.state == TrialState.COMPLETE else None
+        if budget.target is not None and value is not None and value >= budget.target:
+            return f"target {budget.target} reached by trial {trial.number}"
+        if value is not None and (best is None or value > best):
+            best, since_best = value, 0
+        else:
+            since_best += 1
+        if budget.patience is not None and since_best >= budget.patience:
+            return f"no improvement in the last {since_best} finished trials"
+    return None
+
+
+def epoch_cost(widths: Sequence[int]) -> int:
+    """Relative cost of one epoch of an MLP whose layer widths (input to output) are `widths`."""
+    weights = sum((fan_in + 1) * fan_out for fan_in, fan_out in itertools.pairwise(widths))
+    return weights + FIXED_COST_WEIGHTS
+
+
+def expected_seconds(
+    trials: Sequence[FrozenTrial], widths: Sequence[int], epochs: int, dims: tuple[int, int]
+) -> float | None:
+    """Seconds a trial of hidden `widths` needs for `epochs` epochs; None before any evidence.
+
+    `dims` is (input dimension, classes). Each finished trial gives seconds per epoch (start
+    to end, so sampling, tracking and saving count) per unit of `epoch_cost`; the median wins.
+    """
+    rates = []
+    for trial in _in_finishing_order(trials):
+        hidden, steps = trial.user_attrs.get("hidden"), len(trial.intermediate_values)
+        if not hidden or not steps or trial.datetime_start is None:
+            continue
+        seconds = (trial.datetime_complete - trial.datetime_start).total_seconds()  # type: ignore[operator]
+        rates.append(seconds / steps / epoch_cost([dims[0], *hidden, dims[1]]))
+    if not rates:
+        return None
+    return epochs * statistics.median(rates) * epoch_cost([dims[0], *widths, dims[1]])
+
+
+class WouldOverrun(Exception):
+    """A sampled trial expected to end past the deadline: it goes back to the pool unstarted."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"expected to take {seconds:.0f} s, past the deadline")
+        self.seconds = seconds

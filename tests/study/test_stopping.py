@@ -1,0 +1,117 @@
+"""Study-level stopping: budget.target, budget.patience and the deadline, with exact counts."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import FrozenTrial, TrialState
+
+from hpsearch.settings import get_settings
+from hpsearch.study.config import BudgetConfig
+from hpsearch.study.stopping import epoch_cost, expected_seconds, stop_reason
+from hpsearch.study.storage import open_storage
+from study.tiny import TINY_STUDY, run_launch
+
+StudyFile = Callable[..., Path]
+START = datetime.datetime(2026, 1, 1)
+# Three epochs of a fixed small network on digits: values reproducible from the study seed.
+FIXED = {"hidden": [16], "activation": "relu", "optimizer": "adam", "batch_size": 32, "l2": 0}
+
+
+def _finished(
+    number: int, value: float | None, *, seconds: float = 1.0, hidden: list[int] | None = None
+) -> FrozenTrial:
+    """A trial that finished `number` minutes after START, COMPLETE with `value` or PRUNED."""
+    trial = optuna.trial.create_trial(
+        state=TrialState.COMPLETE if value is not None else TrialState.PRUNED,
+        value=value,
+        intermediate_values={1: value or 0.1, 2: value or 0.1},
+        user_attrs={"hidden": hidden or [16]},
+    )
+    trial.number = number
+    trial.datetime_complete = START + datetime.timedelta(minutes=number)
+    trial.datetime_start = trial.datetime_complete - datetime.timedelta(seconds=seconds)
+    return trial
+
+
+def test_target_stops_at_the_first_trial_that_reaches_it() -> None:
+    trials = [_finished(0, 0.5), _finished(1, None), _finished(2, 0.91), _finished(3, 0.95)]
+    assert stop_reason(trials, BudgetConfig(n_trials=9, target=0.9)) == (
+        "target 0.9 reached by trial 2"
+    )
+    assert stop_reason(trials, BudgetConfig(n_trials=9, target=0.96)) is None
+
+
+def test_patience_counts_finished_trials_since_the_best_in_finishing_order() -> None:
+    # finishing order 0, 2, 1, 3: the best (0.8) is trial 2; then 1 (pruned) and 3 (worse)
+    trials = [_finished(0, 0.5), _finished(3, None), _finished(1, 0.8), _finished(4, 0.7)]
+    trials[1].datetime_complete = START + datetime.timedelta(minutes=2)
+    assert stop_reason(trials, BudgetConfig(n_trials=9, patience=3)) is None
+    assert stop_reason(trials, BudgetConfig(n_trials=9, patience=2)) == (
+        "no improvement in the last 2 finished trials"
+    )
+
+
+def test_expected_seconds_scale_with_the_trial_size() -> None:
+    dims = (64, 10)
+    assert expected_seconds([], [16], 10, dims) is None
+    # 2 epochs in 4 s: 2 s per epoch for [16]; a network 4x as costly takes 4x as long
+    trials = [_finished(0, 0.9, seconds=4.0, hidden=[16])]
+    assert expected_seconds(trials, [16], 10, dims) == pytest.approx(20.0)
+    big = [512, 512]
+    ratio = epoch_cost([64, *big, 10]) / epoch_cost([64, 16, 10])
+    assert expected_seconds(trials, big, 10, dims) == pytest.approx(20.0 * ratio)
+
+
+def _trials() -> list[FrozenTrial]:
+    storage = open_storage(get_settings().optuna_url)
+    return optuna.load_study(study_name="tiny", storage=storage).get_trials()
+
+
+def _launch(study_file: StudyFile, budget: dict[str, object], enqueue: list[object]) -> None:
+    space = {**TINY_STUDY["search_space"], "lr": {"low": 1e-3, "high": 1e-2, "log": True}}
+    run_launch(study_file(search_space=space, epochs=3, budget=budget, enqueue=enqueue),
+               tracking=False)  # fmt: skip
+
+
+def test_a_study_stops_when_a_trial_reaches_the_target(study_file: StudyFile) -> None:
+    # trial 0 (adam, lr 0.01) passes 0.5 on digits; with one worker no other trial starts
+    _launch(study_file, {"n_trials": 6, "target": 0.5}, [FIXED | {"lr": 0.01}])
+    trials = _trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE] + [TrialState.WAITING] * 5
+    assert trials[0].value is not None and trials[0].value >= 0.5
+
+
+def test_a_study_stops_after_patience_trials_without_a_new_best(study_file: StudyFile) -> None:
+    # a strong trial first, then weaker fixed ones (lower lr): patience 2 stops after trial 2
+    enqueue = [FIXED | {"lr": 0.01}, FIXED | {"lr": 0.001}, FIXED | {"lr": 0.001},
+               FIXED | {"lr": 0.001}]  # fmt: skip
+    _launch(study_file, {"n_trials": 6, "patience": 2}, enqueue)
+    trials = _trials()
+    states = [t.state for t in trials]
+    assert states == [TrialState.COMPLETE] * 3 + [TrialState.WAITING] * 3
+    assert trials[1].value < trials[0].value and trials[2].value < trials[0].value  # type: ignore[operator]
+    assert not any(t.state == TrialState.RUNNING for t in trials)
+
+
+def test_no_trial_starts_that_would_end_past_the_deadline(study_file: StudyFile) -> None:
+    # Every trial is pruned after its first epoch (threshold), but a trial may train 1,000
+    # epochs: after trial 0, trial 1 (~150 times its weights) is expected to take far longer
+    # than the 60 s timeout. It goes back to the pool unstarted, its values kept, and the
+    # worker stops: nothing is left RUNNING.
+    huge = FIXED | {"lr": 0.01, "hidden": [1024] * 4}
+    space = {**TINY_STUDY["search_space"], "lr": {"low": 1e-3, "high": 1e-2, "log": True},
+             "depth": {"low": 1, "high": 4},
+             "width": {"low": 8, "high": 1024, "log": True}}  # fmt: skip
+    path = study_file(search_space=space, epochs=1000, pruner={"type": "threshold", "lower": 0.999},
+                      budget={"n_trials": 3, "timeout": 60},
+                      enqueue=[FIXED | {"lr": 0.01, "hidden": [8]}, huge])  # fmt: skip
+    run_launch(path, tracking=False)
+    trials = _trials()
+    assert [t.state for t in trials] == [TrialState.PRUNED, TrialState.WAITING,
+                                         TrialState.WAITING]  # fmt: skip
+    assert trials[1].params["width"] == 1024 and not trials[1].intermediate_values
