@@ -149,7 +149,12 @@ def pop_slot(study: optuna.Study) -> optuna.Trial | None:
     """
     storage = study._storage  # the study's caching view, so that it knows the trial it hands out
     candidates = rows.waiting_ids(rows.backend(study), study._study_id, CLAIM_CANDIDATES)
-    random.shuffle(candidates)  # workers reading the same ids try them in different orders
+    # The oldest slot first, so that one worker runs the trials in order (fixed ones first,
+    # and a study seed gives the same sequence); the rest shuffled, so that workers reading
+    # the same ids spread out after a lost claim.
+    rest = candidates[1:]
+    random.shuffle(rest)
+    candidates = candidates[:1] + rest
     for trial_id in candidates:
         # Beat first: a worker killed right after its claim still leaves a trial that goes stale.
         if getattr(storage, "get_heartbeat_interval", lambda: None)():
