@@ -16,10 +16,11 @@ from optuna.distributions import (
     FloatDistribution,
     IntDistribution,
 )
-from pydantic import ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from hpsearch.errors import shown
 from hpsearch.nn import ACTIVATIONS, LOSSES, MAX_DEPTH, MAX_WIDTH, OPTIMIZERS
+from hpsearch.study import conditional
 from hpsearch.study.ranges import (
     Bound,
     Choice,
@@ -59,6 +60,11 @@ BOUNDS = {
 }
 
 
+# rmsprop's momentum is its own parameter, and it may be zero (plain rmsprop), unless the
+# study file says otherwise.
+DEFAULT_PER_OPTIMIZER = {"momentum": {"rmsprop": FloatRange(low=0.5, high=0.99, zero=True)}}
+
+
 class SearchSpace(Strict):
     """What each trial samples. Any parameter may be a fixed value instead of a range/choice."""
 
@@ -78,6 +84,9 @@ class SearchSpace(Strict):
     dropout: FloatParam = FloatRange.at(0.0)
     loss: NameChoice = Choice.at("cross_entropy")
     lr_schedule: NameChoice = Choice.at("constant")  # or cosine: annealed over the study's epochs
+    # field -> "optimizer[, optimizer...]" -> range: see conditional.py. Last: checked against
+    # the optimizers above. Merged over DEFAULT_PER_OPTIMIZER, field by field.
+    per_optimizer: dict[str, dict[str, FloatParam]] = Field(default_factory=dict)
 
     # Field validators, not the model's: the error's path then ends at the field itself.
     @field_validator(*CHOICES)
@@ -105,12 +114,43 @@ class SearchSpace(Strict):
             raise ValueError(f"batch_size must be positive integers, got {shown(value.choices)}")
         return value
 
+    @field_validator("per_optimizer")
+    @classmethod
+    def _per_optimizer(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        optimizer = info.data.get("optimizer")
+        offered = optimizer.choices if isinstance(optimizer, Choice) else []
+        if "optimizer" in info.data:  # else the optimizer's own error is reported
+            conditional.expand(value, offered, CONDITIONAL, BOUNDS)
+        return value
+
     def searched(self) -> set[str]:
         """The names of the parameters sampled (not fixed); width_i with per-layer widths."""
         names = {name for name in type(self).model_fields if _is_searched(getattr(self, name))}
         if self.per_layer_width and "width" in names:
             names |= {f"width_{i}" for i in range(1, MAX_DEPTH + 1)}
-        return names
+        for field, ranges in self.table().items():
+            names |= {f"{field}_{optimizer}" for optimizer in ranges}
+        return names - {"per_optimizer"}
+
+    def table(self) -> dict[str, dict[str, FloatRange]]:
+        """per_optimizer over the defaults, expanded: field -> optimizer -> range."""
+        offered = self.optimizer.choices
+        defaults = {
+            field: {k: v for k, v in ranges.items() if _offered(k, offered)}
+            for field, ranges in DEFAULT_PER_OPTIMIZER.items()
+        }
+        return conditional.expand(defaults | self.per_optimizer, offered, CONDITIONAL, BOUNDS)
+
+    def param_for(self, field: str, optimizer: str) -> tuple[str, Param]:
+        """The Optuna name and the range of `field` for a trial of `optimizer`."""
+        table = self.table()
+        name = conditional.param_name(field, optimizer, table)
+        return name, table[field][optimizer] if name != field else getattr(self, field)
+
+
+def _offered(key: str, offered: list[Any]) -> bool:
+    """A default entry (rmsprop's momentum) applies only when its optimizer is searched."""
+    return all(name in offered for name in conditional.optimizer_names(key))
 
 
 def _is_searched(value: Any) -> bool:
@@ -125,8 +165,7 @@ CONDITIONAL = {
     "beta2": ("adam", "adamw"),
     "weight_decay": ("adamw",),
 }
-_SAMPLED = ("lr", "batch_size", "depth", "activation", "l2", "optimizer", "dropout", "loss",
-            "lr_schedule")  # fmt: skip
+_SAMPLED = ("lr", "batch_size", "depth", "activation", "l2", "dropout", "loss", "lr_schedule")
 
 
 class TrialLike(Protocol):
@@ -151,9 +190,27 @@ def _draw(trial: TrialLike, name: str, spec: Param) -> Any:
     return trial.suggest_categorical(name, spec.choices)
 
 
+def _draw_for(trial: TrialLike, space: SearchSpace, field: str, optimizer: str) -> Any:
+    """`field` as a trial of `optimizer` samples it (its own range in per_optimizer, if any)."""
+    name, spec = space.param_for(field, optimizer)
+    return _draw(trial, name, spec)
+
+
 def suggest(space: SearchSpace, trial: TrialLike) -> dict[str, Any]:
-    """Sample one point of the space. Returns the values a TrainConfig is built from."""
-    values = {name: _draw(trial, name, getattr(space, name)) for name in _SAMPLED}
+    """Sample one point of the space. Returns the values a TrainConfig is built from.
+
+    The optimizer first: other ranges may depend on it. adamw decays weights itself, so it
+    gets no coupled L2 penalty.
+    """
+    optimizer = _draw(trial, "optimizer", space.optimizer)
+    values = {"optimizer": optimizer}
+    for name in _SAMPLED:
+        if name == "l2" and optimizer in conditional.DECOUPLED_DECAY:
+            values[name] = 0.0
+        elif name in conditional.PER_OPTIMIZER_FIELDS:
+            values[name] = _draw_for(trial, space, name, optimizer)
+        else:
+            values[name] = _draw(trial, name, getattr(space, name))
     if space.per_layer_width:
         values["hidden"] = [
             _draw(trial, f"width_{i}", space.width) for i in range(1, values["depth"] + 1)
@@ -161,8 +218,8 @@ def suggest(space: SearchSpace, trial: TrialLike) -> dict[str, Any]:
     else:
         values["hidden"] = [_draw(trial, "width", space.width)] * values["depth"]
     for name, optimizers in CONDITIONAL.items():
-        if values["optimizer"] in optimizers:
-            values[name] = _draw(trial, name, getattr(space, name))
+        if optimizer in optimizers:
+            values[name] = _draw_for(trial, space, name, optimizer)
     return values
 
 
@@ -199,10 +256,11 @@ class _Recorder:
         self.params: dict[str, Any] = {}
 
     def _answer(self, name: str, spec: Param) -> Any:
-        if name not in self.given:  # `l2_enabled` is given as `l2: 0` or `l2: 1e-4`
-            label = name.removesuffix("_enabled")
+        label = name.removesuffix("_enabled")
+        if name not in self.given and label not in self.given:
             raise ValueError(f"missing value for searched parameter {label!r}")
-        value = self.given[name]
+        # `momentum_rmsprop_enabled` is given as `momentum: 0` or `momentum: 0.9`
+        value = self.given[name] if name in self.given else self.given[label] != 0
         if not spec.contains(value):
             where = f"lies outside the search space ({spec.describe()})"
             raise ValueError(f"{name}={shown(value)} {where}")
@@ -232,10 +290,25 @@ def _expand(space: SearchSpace, values: dict[str, Any]) -> dict[str, Any]:
         else:
             need = "needs per_layer_width: true in the search space"
             raise ValueError(f"hidden={shown(hidden)} {need}")
-    if "l2" in values:
+    optimizer = values.get("optimizer", space.optimizer.value if space.optimizer.fixed else None)
+    if optimizer in conditional.DECOUPLED_DECAY and values.get("l2", 0) != 0:
+        raise ValueError(f"{optimizer} decays weights itself (weight_decay); its l2 must be 0")
+    if "l2" in values and optimizer not in conditional.DECOUPLED_DECAY:
         given["l2_enabled"] = values["l2"] != 0
         if values["l2"] != 0:
             given["l2"] = values["l2"]
+    return _per_optimizer_names(space, given, optimizer)
+
+
+def _per_optimizer_names(
+    space: SearchSpace, given: dict[str, Any], optimizer: Any
+) -> dict[str, Any]:
+    """`lr: 0.001` of an adam point is `lr_adam` when adam has its own lr range."""
+    for field in space.table():
+        name, _ = space.param_for(field, str(optimizer))
+        for suffix in ("", "_enabled"):
+            if name != field and field + suffix in given:
+                given[name + suffix] = given.pop(field + suffix)
     return given
 
 
@@ -288,8 +361,11 @@ def distributions(space: SearchSpace) -> dict[str, BaseDistribution]:
     with its distribution."""
     recorder = _DistributionRecorder()
     widths = [f"width_{i}" for i in range(1, MAX_DEPTH + 1)] if space.per_layer_width else ["width"]
-    for name in (*_SAMPLED, *CONDITIONAL):
+    for name in ("optimizer", *_SAMPLED, *CONDITIONAL):
         _draw(recorder, name, getattr(space, name))
+    for field, ranges in space.table().items():  # the optimizers' own ranges
+        for optimizer in ranges:
+            _draw_for(recorder, space, field, optimizer)
     for name in widths:
         _draw(recorder, name, space.width)
     return recorder.found

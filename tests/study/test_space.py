@@ -29,7 +29,9 @@ def test_conditional_parameters_follow_the_optimizer() -> None:
         study.tell(trial, 0.0)
     assert "momentum" in seen["momentum"] and "beta1" not in seen["momentum"]
     assert "beta1" in seen["adam"] and "momentum" not in seen["adam"]
-    assert {"rho", "momentum"} <= seen["rmsprop"] and "beta1" not in seen["rmsprop"]
+    # rmsprop has its own momentum, which may be zero: never the one sgd-momentum samples
+    assert {"rho", "momentum_rmsprop_enabled"} <= seen["rmsprop"]
+    assert not {"beta1", "momentum"} & seen["rmsprop"]
     assert "beta1" in seen["adamw"]
 
 
@@ -49,12 +51,13 @@ RMSPROP_TRIAL = {"lr": 0.01, "batch_size": 64, "depth": 1, "width": 64, "activat
 
 
 def test_rmsprop_trials_take_momentum() -> None:
-    space = _space(optimizer="rmsprop", momentum={"low": 0.0, "high": 0.95})
-    values = suggest(space, FixedTrial({**RMSPROP_TRIAL, "momentum": 0.5}))
+    own = {"low": 0.0, "high": 0.95}
+    space = _space(optimizer="rmsprop", per_optimizer={"momentum": {"rmsprop": own}})
+    values = suggest(space, FixedTrial({**RMSPROP_TRIAL, "momentum_rmsprop": 0.5}))
     config = resolve(values, epochs=1, seed=0)
     assert config.optimizer_params == {"lr": 0.01, "rho": 0.9, "momentum": 0.5}
     make_optimizer(config.optimizer, [], **config.optimizer_params)  # the engine takes them
-    space = _space(optimizer="rmsprop", momentum=0.7)
+    space = _space(optimizer="rmsprop", per_optimizer={"momentum": {"rmsprop": 0.7}})
     fixed = resolve(suggest(space, FixedTrial(RMSPROP_TRIAL)), epochs=1, seed=0)
     assert fixed.optimizer_params["momentum"] == 0.7  # a fixed value is no trial parameter
 
@@ -64,11 +67,12 @@ def test_an_enqueued_rmsprop_point_names_its_momentum() -> None:
              "optimizer": {"choices": ["rmsprop"]}}}  # fmt: skip
     point = {"hidden": [16], "activation": "relu", "optimizer": "rmsprop", "lr": 0.01,
              "batch_size": 32, "l2": 0, "rho": 0.9}  # fmt: skip
-    for given, error in [({}, "missing value for searched parameter 'momentum'"),
-                         ({"momentum": 0.1}, r"momentum=0\.1 lies outside")]:  # fmt: skip
+    for given, error in [({}, "missing value for searched parameter 'momentum_rmsprop'"),
+                         ({"momentum": 0.1}, r"momentum_rmsprop=0\.1 lies outside")]:  # fmt: skip
         with pytest.raises(StudyConfigError, match=rf"enqueue\.0: {error}"):
             parse_study(yaml.safe_dump({**study, "enqueue": [point | given]}))
-    parse_study(yaml.safe_dump({**study, "enqueue": [point | {"momentum": 0.9}]}))
+    for momentum in (0.9, 0):  # 0: plain rmsprop, without momentum
+        parse_study(yaml.safe_dump({**study, "enqueue": [point | {"momentum": momentum}]}))
 
 
 def test_l2_has_an_explicit_zero_option() -> None:
