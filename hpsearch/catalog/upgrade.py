@@ -16,6 +16,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from hpsearch import private_apis
 from hpsearch.catalog.locks import migration_lock, sqlite_path
 from hpsearch.catalog.migrate import (
     current_revision,
@@ -156,8 +157,6 @@ def upgrade_mlflow(uri: str) -> str:
     """What `mlflow db upgrade` does, under our lock; "skipped" when a server owns the store."""
     if not is_database_url(uri):
         return "skipped"
-    from mlflow.store.db import utils as mlflow_db
-
     # The head the start path checks against (imported here: importing mlflow takes seconds)
     from hpsearch.tracking._store import mlflow_head_revision
 
@@ -166,12 +165,12 @@ def upgrade_mlflow(uri: str) -> str:
         # MLflow's own revisions use SQLAlchemy APIs that 2.x deprecates: not ours to fix.
         with migration_lock(engine), warnings.catch_warnings():
             warnings.simplefilter("ignore", sa.exc.SADeprecationWarning)
-            if mlflow_db._is_empty_database(engine):
-                mlflow_db._initialize_tables(engine)
+            if private_apis.mlflow_is_empty(engine):
+                private_apis.mlflow_create_tables(engine)
                 return "created"
-            if mlflow_db._get_schema_version(engine) == mlflow_head_revision():
+            if private_apis.mlflow_schema_version(engine) == mlflow_head_revision():
                 return "current"
-            mlflow_db._upgrade_db(engine)
+            private_apis.mlflow_upgrade(engine)
             return "upgraded"
     finally:
         engine.dispose()

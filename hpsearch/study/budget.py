@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from hpsearch import private_apis
 from hpsearch.study import rows
 
 CONFIG_ATTR = "hpsearch.config"
@@ -73,7 +74,7 @@ def _counts(states: Mapping[TrialState, int], retried: int, cancelled: int) -> C
 
 def count_rows(study: optuna.Study) -> Counts:
     """The same counts from three aggregate queries: the cost does not grow with the trials."""
-    storage, study_id = rows.backend(study), study._study_id
+    storage, study_id = rows.backend(study), private_apis.study_id(study)
     return _counts(
         rows.state_counts(storage, study_id),
         rows.marked_count(storage, study_id, rows.RETRY_OF),

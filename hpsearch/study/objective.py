@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import optuna
 
+from hpsearch import private_apis
 from hpsearch.data import Splits
 from hpsearch.nn import MLP
 from hpsearch.study.config import StudyConfig
@@ -142,7 +143,7 @@ class Objective:
                 resolved,
                 seed=seed,
                 dataset_fingerprint=self.splits.fingerprint(),
-                trial_id=trial._trial_id,
+                trial_id=private_apis.trial_id(trial),
             ),
             "starting the MLflow run",
         )

@@ -22,6 +22,7 @@ from optuna.storages import RDBStorage
 from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
+from hpsearch import private_apis
 from hpsearch.catalog.locks import database_lock
 from hpsearch.errors import UserError
 from hpsearch.study import rows
@@ -34,12 +35,14 @@ CLAIM_CANDIDATES = 8  # WAITING ids a claim reads; shuffled, so workers rarely c
 
 
 def _lock(study: optuna.Study) -> Any:
-    return database_lock(rows.backend(study).engine, f"hpsearch pool {study._study_id}")
+    return database_lock(
+        rows.backend(study).engine, f"hpsearch pool {private_apis.study_id(study)}"
+    )
 
 
 def issued(study: optuna.Study) -> int:
     """Trials that count against the budget: finished, running or waiting, not replaced."""
-    storage, study_id = rows.backend(study), study._study_id
+    storage, study_id = rows.backend(study), private_apis.study_id(study)
     total = sum(rows.state_counts(storage, study_id).values())
     replaced = rows.marked_count(storage, study_id, rows.RETRY_OF)
     return total - replaced - rows.marked_count(storage, study_id, rows.CANCELLED)
@@ -52,7 +55,7 @@ def top_up(study: optuna.Study) -> int:
 
 
 def _top_up_locked(study: optuna.Study) -> int:
-    budget = int(study._storage.get_study_user_attrs(study._study_id).get(BUDGET_ATTR, 0))
+    budget = int(study.user_attrs.get(BUDGET_ATTR, 0))
     waiting = count_rows(study).waiting
     add = min(POOL_CHUNK - waiting, budget - issued(study))
     for _ in range(max(add, 0)):
@@ -134,7 +137,9 @@ def _cancel_surplus(study: optuna.Study, surplus: int) -> int:
     """Give back up to `surplus` WAITING slots, newest first (fixed trials were queued first)."""
     storage, cancelled = rows.backend(study), 0
     while cancelled < surplus:
-        candidates = rows.waiting_ids(storage, study._study_id, surplus - cancelled, last=True)
+        candidates = rows.waiting_ids(
+            storage, private_apis.study_id(study), surplus - cancelled, last=True
+        )
         if not candidates:  # workers claimed them first: those trials will run
             break
         cancelled += sum(rows.cancel_waiting(storage, trial_id) for trial_id in candidates)
@@ -147,25 +152,26 @@ def pop_slot(study: optuna.Study) -> optuna.Trial | None:
     Unlike `Study.ask`, never creates a trial: an empty pool is topped up by `top_up`, under the
     budget. Reads a few WAITING ids, not the whole pool.
     """
-    storage = study._storage  # the study's caching view, so that it knows the trial it hands out
-    candidates = rows.waiting_ids(rows.backend(study), study._study_id, CLAIM_CANDIDATES)
+    # the study's caching view, so that it knows the trial it hands out
+    storage, study_id = private_apis.storage_of(study), private_apis.study_id(study)
+    candidates = rows.waiting_ids(rows.backend(study), study_id, CLAIM_CANDIDATES)
     # The oldest slot first, so that one worker runs the trials in order (fixed ones first,
     # and a study seed gives the same sequence); the rest shuffled, so that workers reading
     # the same ids spread out after a lost claim.
     rest = candidates[1:]
     random.shuffle(rest)
     candidates = candidates[:1] + rest
+    beats = bool(private_apis.heartbeat_interval(storage))
     for trial_id in candidates:
         # Beat first: a worker killed right after its claim still leaves a trial that goes stale.
-        if getattr(storage, "get_heartbeat_interval", lambda: None)():
+        if beats:
             storage.record_heartbeat(trial_id)  # type: ignore[attr-defined]
         try:
             if storage.set_trial_state_values(trial_id, state=TrialState.RUNNING):
                 # the cache learns the claimed trial (and the trials finished since its last
                 # read, which the sampler reads next anyway): the unfinished few, not the study
-                storage.get_all_trials(
-                    study._study_id, deepcopy=False, states=(TrialState.RUNNING,)
-                )
+                storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
+                private_apis.forget_cached_trials(study)  # as Study.ask does before each trial
                 return optuna.Trial(study, trial_id)
         except optuna.exceptions.UpdateFinishedTrialError:
             continue

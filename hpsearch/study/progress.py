@@ -8,6 +8,7 @@ import optuna
 from optuna.trial import FrozenTrial
 from rich.table import Table
 
+from hpsearch import private_apis
 from hpsearch.study import rows
 from hpsearch.study.budget import BUDGET_ATTR, count_rows
 
@@ -37,7 +38,7 @@ def study_status(study: optuna.Study) -> dict[str, Any]:
 def _best(study: optuna.Study) -> FrozenTrial | None:
     """Highest value; ties go to the earlier trial."""
     storage = rows.backend(study)
-    tied = [storage.get_trial(i) for i in rows.top_value_ids(storage, study._study_id)]
+    tied = [storage.get_trial(i) for i in rows.top_value_ids(storage, private_apis.study_id(study))]
     return min(tied, key=lambda t: t.number) if tied else None
 
 

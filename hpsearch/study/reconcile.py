@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 
 import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback
-from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.trial import TrialState
 
+from hpsearch import private_apis
 from hpsearch.catalog.locks import database_lock
 from hpsearch.settings import Settings
 from hpsearch.study import rows
@@ -57,7 +57,7 @@ def _fail_for_retry(study: optuna.Study, trial_id: int) -> bool:
     The mark comes first, so a FAIL whose retry was lost (the process died in between) can
     be told from a trial that failed by its own error, and `repair_lost_retries` finds it.
     """
-    storage = study._storage
+    storage = private_apis.storage_of(study)
     try:
         storage.set_trial_system_attr(trial_id, rows.RETRY_DUE, True)
         return storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
@@ -71,31 +71,22 @@ def ensure_retry(study: optuna.Study, trial_id: int) -> bool:
     A retry is never retried again (max_retry=1). Returns whether a retry was added now.
     """
     backend = rows.backend(study)
-    with database_lock(backend.engine, f"hpsearch retry {study._study_id}"):
+    with database_lock(backend.engine, f"hpsearch retry {private_apis.study_id(study)}"):
         frozen = backend.get_trial(trial_id)
-        if rows.has_retry(backend, study._study_id, frozen.number):
+        if rows.has_retry(backend, private_apis.study_id(study), frozen.number):
             return False
-        before = rows.marked_count(backend, study._study_id, rows.RETRY_OF)
+        before = rows.marked_count(backend, private_apis.study_id(study), rows.RETRY_OF)
         with warnings.catch_warnings():  # the callback is "experimental" since Optuna 2.8
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             RetryHeartbeatStaleTrialCallback(max_retry=1)(study, frozen)
-        return rows.marked_count(backend, study._study_id, rows.RETRY_OF) > before
+        return rows.marked_count(backend, private_apis.study_id(study), rows.RETRY_OF) > before
 
 
 def repair_lost_retries(study: optuna.Study) -> int:
     """Queue the retries that failed trials are owed but never got. Returns how many."""
     backend = rows.backend(study)
-    owed = rows.failed_ids_marked(backend, study._study_id, rows.RETRY_DUE)
+    owed = rows.failed_ids_marked(backend, private_apis.study_id(study), rows.RETRY_DUE)
     return sum(with_retries(partial(ensure_retry, study, i), "queueing a retry") for i in owed)
-
-
-def stale_trial_ids(study: optuna.Study) -> list[int]:
-    """RUNNING trials whose last heartbeat is older than the storage's grace period."""
-    storage = study._storage
-    if not isinstance(storage, BaseHeartbeat) or not storage.get_heartbeat_interval():
-        return []
-    # Optuna's fail_stale_trials does not say which trials it failed; its detector does.
-    return list(storage._get_stale_trial_ids(study._study_id))
 
 
 def fail_trials(
@@ -107,7 +98,7 @@ def fail_trials(
         if not fail_and_retry(study, trial_id):  # it retries its own steps
             continue
         failed.append(trial_id)
-        frozen = study._storage.get_trial(trial_id)
+        frozen = private_apis.storage_of(study).get_trial(trial_id)
         log.warning("trial %d failed: %s; its retry is queued", frozen.number, reason)
         run_id = frozen.user_attrs.get("mlflow_run_id")
         if tracker is not None and run_id:
@@ -117,7 +108,7 @@ def fail_trials(
 
 def fail_stale(study: optuna.Study, tracker: StudyTracker | None = None) -> list[int]:
     """The trials of dead workers: failed, retried once, their runs KILLED. Returns their ids."""
-    stale = with_retries(lambda: stale_trial_ids(study), "looking for stale trials")
+    stale = with_retries(lambda: private_apis.stale_trial_ids(study), "looking for stale trials")
     return fail_trials(study, stale, tracker, STALE_REASON)
 
 
@@ -150,7 +141,7 @@ def kill_orphaned_runs(study: optuna.Study, tracker: StudyTracker) -> None:
 
 def _trial_ended(study: optuna.Study, trial_id: int) -> bool:
     try:
-        return study._storage.get_trial(trial_id).state.is_finished()
+        return private_apis.storage_of(study).get_trial(trial_id).state.is_finished()
     except KeyError:  # a run of a trial that no longer exists
         return True
 
@@ -169,7 +160,8 @@ def reconcile(settings: Settings, study_name: str, *, force: bool = False) -> di
     runs_before = len(running_trial_runs(tracker)) if tracker is not None else 0
     if force:
         running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-        failed = fail_trials(study, [t._trial_id for t in running], tracker, FORCED_REASON)
+        ids = [private_apis.trial_id(t) for t in running]
+        failed = fail_trials(study, ids, tracker, FORCED_REASON)
     else:
         failed = fail_stale(study, tracker)
     repair_lost_retries(study)  # a FAIL whose retry an error or a crash lost on the way

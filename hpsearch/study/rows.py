@@ -15,8 +15,9 @@ from datetime import datetime
 import optuna
 import sqlalchemy as sa
 from optuna.storages import RDBStorage
-from optuna.storages._rdb import models
 from optuna.trial import TrialState
+
+from hpsearch import private_apis
 
 # System attributes that take a trial out of the budget count (each with one row per trial):
 RETRY_OF = "failed_trial"  # Optuna's retry callback: this trial retries that failed one
@@ -24,14 +25,12 @@ CANCELLED = "hpsearch.cancelled"  # an empty slot given back when the budget was
 # Not counted, but marking: a trial failed for a crash (not by its own error), owed one retry
 RETRY_DUE = "hpsearch.retry_due"
 
-_trials = models.TrialModel.__table__
-_system_attrs = models.TrialSystemAttributeModel.__table__
-_values = models.TrialValueModel.__table__
+_trials, _system_attrs, _values = private_apis.optuna_trial_tables()
 
 
 def backend(study: optuna.Study) -> RDBStorage:
     """The RDB storage under the study's caching wrapper (where the tables are)."""
-    storage = getattr(study._storage, "_backend", study._storage)
+    storage = private_apis.backend_of(private_apis.storage_of(study))
     if not isinstance(storage, RDBStorage):
         raise TypeError(f"hpsearch needs Optuna's RDBStorage, not {type(storage).__name__}")
     return storage
@@ -110,7 +109,7 @@ def top_value_ids(storage: RDBStorage, study_id: int) -> list[int]:
         _study_trials(study_id),
         _trials.c.state == TrialState.COMPLETE,
         _values.c.objective == 0,
-        _values.c.value_type == models.TrialValueModel.TrialValueType.FINITE,
+        _values.c.value_type == private_apis.finite_value_type(),
     )
     best = sa.select(sa.func.max(_values.c.value)).select_from(complete).where(*finite)
     query = (

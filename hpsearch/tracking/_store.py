@@ -24,6 +24,7 @@ from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
 from mlflow.tracking import MlflowClient
 from sqlalchemy.pool import NullPool
 
+from hpsearch import private_apis
 from hpsearch.errors import OutdatedSchema, UserError
 from hpsearch.settings import mask_password
 from hpsearch.tracking._tags import ROLE, ROLE_STUDY, STUDY_NAME
@@ -143,9 +144,7 @@ def _backend(tracking_uri: str) -> str | None:
 @cache
 def mlflow_head_revision() -> str:
     """The newest revision of MLflow's own migrations (mlflow/store/db_migrations)."""
-    from mlflow.store.db import utils as mlflow_db
-
-    return str(mlflow_db._get_latest_schema_revision())
+    return private_apis.mlflow_head_revision()
 
 
 def require_mlflow_schema(tracking_uri: str) -> None:
@@ -164,11 +163,9 @@ def require_mlflow_schema(tracking_uri: str) -> None:
 
 def _schema_version(tracking_uri: str) -> str | None:
     """MLflow's revision in `alembic_version`, None when there is none; read-only."""
-    from mlflow.store.db import utils as mlflow_db
-
     engine = sa.create_engine(tracking_uri, poolclass=NullPool)
     try:
-        return mlflow_db._get_schema_version(engine)
+        return private_apis.mlflow_schema_version(engine)
     except sa.exc.OperationalError as exc:
         reason = (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
         where = mask_password(tracking_uri)

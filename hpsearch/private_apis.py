@@ -1,0 +1,118 @@
+"""Every private Optuna and MLflow API hpsearch uses, in one place.
+
+A new Optuna or MLflow may rename any of these: it then breaks this file, and
+tests/test_private_apis.py says which one, instead of four modules failing at run time.
+pyproject.toml bounds both packages to the major versions these were checked against.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import optuna
+    import sqlalchemy as sa
+    from optuna.storages import BaseStorage
+    from optuna.trial import FrozenTrial
+
+
+# -- Optuna ---------------------------------------------------------------------------------
+# Imported inside the functions below: this module is on the bottom floor, and importing
+# optuna (or MLflow, seconds) must cost nothing to a caller that only needs the other one.
+
+
+def storage_of(study: optuna.Study) -> BaseStorage:
+    """The study's own (caching) storage object: trials it hands out are known to the study."""
+    return study._storage
+
+
+def backend_of(storage: BaseStorage) -> BaseStorage:
+    """The storage under Optuna's caching wrapper (an RDBStorage: where the tables are)."""
+    return getattr(storage, "_backend", storage)
+
+
+def optuna_trial_tables() -> tuple[sa.Table, sa.Table, sa.Table]:
+    """Optuna's trials, trial_system_attributes and trial_values tables (its versioned schema)."""
+    from optuna.storages._rdb import models
+
+    return (
+        models.TrialModel.__table__,
+        models.TrialSystemAttributeModel.__table__,
+        models.TrialValueModel.__table__,
+    )
+
+
+def finite_value_type() -> object:
+    """The value_type of a finite objective value in trial_values."""
+    from optuna.storages._rdb import models
+
+    return models.TrialValueModel.TrialValueType.FINITE
+
+
+def study_id(study: optuna.Study) -> int:
+    return study._study_id
+
+
+def trial_id(trial: optuna.Trial | FrozenTrial) -> int:
+    """The storage's id of a trial (numbers count per study; ids are unique per storage)."""
+    return trial._trial_id
+
+
+def forget_cached_trials(study: optuna.Study) -> None:
+    """What `Study.ask` does before each trial: the sampler then reads the storage afresh."""
+    study._thread_local.cached_all_trials = None
+
+
+def heartbeat_interval(storage: BaseStorage) -> int | None:
+    """The storage's heartbeat interval in seconds; None when it keeps no heartbeats."""
+    from optuna.storages._heartbeat import BaseHeartbeat
+
+    return storage.get_heartbeat_interval() if isinstance(storage, BaseHeartbeat) else None
+
+
+def stale_trial_ids(study: optuna.Study) -> list[int]:
+    """RUNNING trials whose last heartbeat is older than the storage's grace period.
+
+    Optuna's public fail_stale_trials does not say which trials it failed; its detector does.
+    """
+    storage = storage_of(study)
+    if not heartbeat_interval(storage):
+        return []
+    return list(storage._get_stale_trial_ids(study_id(study)))  # type: ignore[attr-defined]
+
+
+# -- MLflow's schema (mlflow.store.db.utils) -----------------------------------------------
+
+
+def mlflow_head_revision() -> str:
+    """The newest revision of MLflow's own migrations."""
+    from mlflow.store.db import utils
+
+    return str(utils._get_latest_schema_revision())
+
+
+def mlflow_schema_version(engine: sa.Engine) -> str | None:
+    """MLflow's revision in `alembic_version`, None when there is none; read-only."""
+    from mlflow.store.db import utils
+
+    return utils._get_schema_version(engine)
+
+
+def mlflow_is_empty(engine: sa.Engine) -> bool:
+    from mlflow.store.db import utils
+
+    return bool(utils._is_empty_database(engine))
+
+
+def mlflow_create_tables(engine: sa.Engine) -> None:
+    """What MLflow does on first use of an empty database: its tables, stamped at head."""
+    from mlflow.store.db import utils
+
+    utils._initialize_tables(engine)
+
+
+def mlflow_upgrade(engine: sa.Engine) -> None:
+    """What `mlflow db upgrade` does."""
+    from mlflow.store.db import utils
+
+    utils._upgrade_db(engine)

@@ -1,0 +1,113 @@
+"""The private Optuna and MLflow APIs hpsearch uses (hpsearch/private_apis.py), each checked here
+against the installed versions: a new Optuna or MLflow that moves one fails this file first."""
+
+from __future__ import annotations
+
+import time
+import tomllib
+import warnings
+from importlib import metadata
+from pathlib import Path
+
+import optuna
+import pytest
+import sqlalchemy as sa
+from optuna.storages import InMemoryStorage, RDBStorage
+from optuna.trial import TrialState
+from packaging.requirements import Requirement
+from packaging.version import Version
+
+from hpsearch import private_apis
+from hpsearch.study import rows
+from hpsearch.study.pool import pop_slot
+from hpsearch.study.storage import open_storage
+
+PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
+
+
+def _study(tmp_path: Path, name: str = "s") -> optuna.Study:
+    storage = open_storage(f"sqlite:///{tmp_path / 'optuna.db'}")
+    return optuna.create_study(
+        storage=storage, study_name=name, direction="maximize", load_if_exists=True
+    )
+
+
+@pytest.mark.parametrize("package", ["optuna", "mlflow"])
+def test_the_versions_these_were_checked_against_are_pinned(package: str) -> None:
+    project = tomllib.loads(PYPROJECT.read_text())["project"]
+    requirement = {Requirement(t).name: Requirement(t) for t in project["dependencies"]}[package]
+    upper = [Version(s.version) for s in requirement.specifier if s.operator == "<"]
+    installed = Version(metadata.version(package))
+    assert upper and installed < min(upper) and requirement.specifier.contains(installed)
+    assert min(upper).major == installed.major + 1  # the next major version is not allowed
+
+
+def test_study_and_trial_ids_and_the_storage_behind_them(tmp_path: Path) -> None:
+    study = _study(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "heartbeat is supposed to be used with optimize"
+        trial = study.ask()
+    storage = private_apis.storage_of(study)
+    assert storage.get_trial(private_apis.trial_id(trial)).number == trial.number
+    assert private_apis.trial_id(study.trials[0]) == private_apis.trial_id(trial)
+    assert private_apis.study_id(study) == storage.get_study_id_from_name("s")
+    assert isinstance(private_apis.backend_of(storage), RDBStorage)
+    assert private_apis.heartbeat_interval(storage) == storage.get_heartbeat_interval()  # type: ignore[attr-defined]
+    assert private_apis.heartbeat_interval(InMemoryStorage()) is None
+
+
+def test_stale_trials_are_found_by_their_heartbeat(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HPSEARCH_HEARTBEAT_INTERVAL", "1")
+    monkeypatch.setenv("HPSEARCH_HEARTBEAT_GRACE", "1")
+    study = _study(tmp_path)
+    study.enqueue_trial({})
+    trial = pop_slot(study)  # beats once, then nobody beats again
+    assert trial is not None
+    assert private_apis.stale_trial_ids(study) == []
+    time.sleep(2.5)
+    assert private_apis.stale_trial_ids(study) == [private_apis.trial_id(trial)]
+
+
+def test_optuna_trial_tables_answer_the_direct_queries(tmp_path: Path) -> None:
+    study = _study(tmp_path)
+    study.add_trial(optuna.trial.create_trial(value=0.5, state=TrialState.COMPLETE))
+    trials, system_attrs, values = private_apis.optuna_trial_tables()
+    assert (trials.name, system_attrs.name, values.name) == (
+        "trials", "trial_system_attributes", "trial_values",
+    )  # fmt: skip
+    backend = rows.backend(study)
+    assert rows.top_value_ids(backend, private_apis.study_id(study)) == [
+        private_apis.trial_id(study.trials[0])
+    ]  # uses finite_value_type()
+
+
+def test_a_claimed_slot_sees_trials_other_workers_finished_meanwhile(tmp_path: Path) -> None:
+    # issue 11 item 15: Study.ask forgets the study's per-trial cache; pop_slot must too, or the
+    # sampler of the next trial works from the trials as they were before the last one
+    mine, theirs = _study(tmp_path), _study(tmp_path)
+    for _ in range(2):
+        mine.enqueue_trial({})
+    mine._get_trials(deepcopy=False, use_cache=True)  # what a sampler read during a trial
+    other = pop_slot(theirs)
+    assert other is not None
+    theirs.tell(other, 0.9)
+    assert pop_slot(mine) is not None
+    complete = mine._get_trials(deepcopy=False, states=(TrialState.COMPLETE,), use_cache=True)
+    assert [t.number for t in complete] == [other.number]
+
+
+def test_mlflow_schema_helpers_on_a_real_sqlite_database(tmp_path: Path) -> None:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    try:
+        assert private_apis.mlflow_is_empty(engine)
+        assert private_apis.mlflow_schema_version(engine) is None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", sa.exc.SADeprecationWarning)
+            private_apis.mlflow_create_tables(engine)
+            private_apis.mlflow_upgrade(engine)  # already at head: nothing to do, no error
+        assert not private_apis.mlflow_is_empty(engine)
+        assert private_apis.mlflow_schema_version(engine) == private_apis.mlflow_head_revision()
+    finally:
+        engine.dispose()
