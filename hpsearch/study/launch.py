@@ -15,12 +15,13 @@ from rich.live import Live
 
 from hpsearch.catalog import refuse_shared_databases, store_urls
 from hpsearch.settings import Settings, mask_password
+from hpsearch.signals import stop_signals_interrupt
 from hpsearch.study.config import StudyConfig, load_study_file
 from hpsearch.study.pool import check_budget, create_or_resume
 from hpsearch.study.progress import status_table, study_status
 from hpsearch.study.space_changes import check_resumed_space
 from hpsearch.study.storage import open_storage, probe_storage
-from hpsearch.study.worker import WorkerOptions, preflight, stop_signals_interrupt, worker_process
+from hpsearch.study.worker import WorkerOptions, preflight, worker_process
 
 if TYPE_CHECKING:
     from hpsearch.tracking import StudyTracker

@@ -14,7 +14,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -25,6 +24,7 @@ from typing import IO
 
 from hpsearch.errors import UserError
 from hpsearch.settings import Settings, mask_password
+from hpsearch.signals import stop_signals_interrupt
 from hpsearch.tracking._store import is_server_uri, open_client
 from hpsearch.tracking._tags import ROLE, ROLE_TRIAL
 
@@ -261,23 +261,6 @@ def _start(settings: Settings, host: str, port: int, log: IO[bytes]) -> subproce
     )
 
 
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
-@contextlib.contextmanager
-def _sigterm_as_ctrl_c() -> Iterator[None]:
-    """`kill` must stop the server too: it lives in its own session and would outlive us."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def serve_ui(
     settings: Settings,
     *,
@@ -288,7 +271,7 @@ def serve_ui(
 ) -> None:
     """Run the MLflow UI until Ctrl-C or SIGTERM (or until the server exits), printing where."""
     with (
-        _sigterm_as_ctrl_c(),
+        stop_signals_interrupt(),  # `kill` must stop the server too: it has a session of its own
         running_ui(
             settings, study_name=study_name, host=host, port=port, allow_remote=allow_remote
         ) as server,

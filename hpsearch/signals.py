@@ -1,0 +1,69 @@
+"""Stop signals: SIGTERM behaves like Ctrl-C, and never lands inside a database call.
+
+Shared by the launcher, the workers and `hpsearch ui`: `kill` or `docker stop` must clean up
+exactly as Ctrl-C does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from types import FrameType
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# Code that must not be broken off half-way: an exception raised inside a database client can
+# leave a write transaction open, and our own clean-up writes then wait on it (SQLite: 20 s).
+_DATABASE_CODE = ("sqlalchemy", "sqlite3", "psycopg", "mlflow.store", "optuna.storages")
+_SIGNAL_RETRY_SECONDS = 0.05
+
+
+@contextlib.contextmanager
+def stop_signals_interrupt() -> Iterator[None]:
+    """SIGTERM behaves like Ctrl-C: KeyboardInterrupt, so both end the running work cleanly.
+
+    The interrupt waits until no database call is in progress. Only the first stop signal
+    interrupts: a repeated one must not break off the clean-up the first one started (SIGKILL
+    still stops at once). Handlers exist only in the main thread.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _interrupt) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def stop_signals_ignored() -> Iterator[None]:
+    """No stop signal breaks off what runs inside (a clean-up that keeps the budget exact)."""
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    if _in_database_call(frame):  # deliver it again in a moment, when the call has returned
+        resend = threading.Timer(_SIGNAL_RETRY_SECONDS, os.kill, (os.getpid(), signum))
+        resend.daemon = True
+        resend.start()
+        return
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _in_database_call(frame: FrameType | None) -> bool:
+    while frame is not None:
+        if str(frame.f_globals.get("__name__", "")).startswith(_DATABASE_CODE):
+            return True
+        frame = frame.f_back
+    return False
