@@ -25,6 +25,7 @@ from hpsearch.registry._champion import Candidate, Registration, register_versio
 from hpsearch.registry._fetch import fetch_model, trial_model_source
 from hpsearch.registry._paths import check_out
 from hpsearch.settings import Settings
+from hpsearch.study import attrs as A
 from hpsearch.tracking import _tags as T
 from hpsearch.tracking.flavor import load_mlp
 
@@ -46,7 +47,7 @@ def pick_best(study: optuna.Study, input_dim: int, n_classes: int) -> FrozenTria
         raise UserError(f"study {study.study_name!r} has no COMPLETE trial yet")
 
     def key(trial: FrozenTrial) -> tuple[float, float, int]:
-        hidden = trial.user_attrs.get("hidden")
+        hidden = trial.user_attrs.get(A.HIDDEN)
         size = n_params(hidden, input_dim, n_classes) if hidden else float("inf")
         return (-float(trial.value or 0.0), size, trial.number)
 
@@ -54,8 +55,8 @@ def pick_best(study: optuna.Study, input_dim: int, n_classes: int) -> FrozenTria
 
 
 def _load_study(settings: Settings, study_name: str) -> tuple[optuna.Study, Splits]:
+    from hpsearch.study.config import load_study_config
     from hpsearch.study.storage import load_existing_study, open_existing_storage
-    from hpsearch.study.worker import load_study_config
 
     study = load_existing_study(study_name, open_existing_storage(settings.optuna_url))
     splits = load_study_config(study).dataset.load_splits(settings.data_dir)
@@ -64,7 +65,7 @@ def _load_study(settings: Settings, study_name: str) -> tuple[optuna.Study, Spli
 
 def _trial_run(client: MlflowClient, study_name: str, trial: FrozenTrial) -> Run:
     """The trial's FINISHED run with a model; one clear line for whatever is missing."""
-    run_id = trial.user_attrs.get("mlflow_run_id")
+    run_id = trial.user_attrs.get(A.MLFLOW_RUN_ID)
     if not run_id:
         raise UserError(
             f"trial {trial.number} of {study_name!r} has no MLflow run (launched without tracking?)"

@@ -15,13 +15,8 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from hpsearch import private_apis
+from hpsearch.study import attrs as A
 from hpsearch.study import rows
-
-CONFIG_ATTR = "hpsearch.config"
-BUDGET_ATTR = "hpsearch.n_trials"
-LAUNCH_ATTR = (
-    "hpsearch.launch"  # launches of the study so far (1, 2, ...): seeds each one's sampler
-)
 
 
 @dataclass(frozen=True)
@@ -53,10 +48,10 @@ class Counts:
 
 def count(trials: Sequence[FrozenTrial]) -> Counts:
     """The counts of trials already loaded (see `count_rows` for a study of any size)."""
-    retried = {t.system_attrs[rows.RETRY_OF] for t in trials if rows.RETRY_OF in t.system_attrs}
+    retried = {t.system_attrs[A.RETRY_OF] for t in trials if A.RETRY_OF in t.system_attrs}
     states = Counter(t.state for t in trials)
     n_retried = sum(1 for t in trials if t.state == TrialState.FAIL and t.number in retried)
-    n_cancelled = sum(1 for t in trials if t.system_attrs.get(rows.CANCELLED))
+    n_cancelled = sum(1 for t in trials if t.system_attrs.get(A.CANCELLED))
     return _counts(states, n_retried, n_cancelled)
 
 
@@ -77,6 +72,6 @@ def count_rows(study: optuna.Study) -> Counts:
     storage, study_id = rows.backend(study), private_apis.study_id(study)
     return _counts(
         rows.state_counts(storage, study_id),
-        rows.marked_count(storage, study_id, rows.RETRY_OF),
-        rows.marked_count(storage, study_id, rows.CANCELLED),
+        rows.marked_count(storage, study_id, A.RETRY_OF),
+        rows.marked_count(storage, study_id, A.CANCELLED),
     )

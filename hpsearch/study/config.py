@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -20,10 +20,14 @@ from hpsearch.limits import (
     MAX_TRIALS,
     read_regular,
 )
+from hpsearch.study import attrs
 from hpsearch.study.config_errors import one_line
 from hpsearch.study.safe_yaml import YamlRefused, load_yaml
 from hpsearch.study.space import SearchSpace, Strict, check_enqueued
 from hpsearch.train import LR_SCHEDULES
+
+if TYPE_CHECKING:
+    import optuna
 
 # SearchSpace and LR_SCHEDULES are named here too: a study file's whole vocabulary in one place.
 __all__ = ["LR_SCHEDULES", "DatasetConfig", "SearchSpace", "StudyConfig", "StudyConfigError"]
@@ -154,3 +158,8 @@ def load_study_file(path: Path) -> tuple[StudyConfig, str]:
 
 def config_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def load_study_config(study: optuna.Study) -> StudyConfig:
+    """The study file stored with an Optuna study (its exact text, validated again)."""
+    return parse_study(study.user_attrs[attrs.CONFIG], f"study {study.study_name!r}")

@@ -7,7 +7,6 @@ import logging
 import math
 import time
 import traceback
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -17,10 +16,11 @@ import optuna
 from hpsearch import private_apis
 from hpsearch.data import Splits
 from hpsearch.nn import MLP
+from hpsearch.study import attrs as A
 from hpsearch.study.config import StudyConfig
 from hpsearch.study.space import resolve, suggest
 from hpsearch.study.stopping import FINISHED, WouldOverrun, expected_seconds
-from hpsearch.study.storage import with_retries
+from hpsearch.study.storage import retrying
 from hpsearch.train import EpochMetrics, TrainConfig, TrainResult, train
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def trial_seed(study_seed: int, trial_number: int) -> int:
 
 def seed_of(trial: optuna.Trial, study_seed: int) -> int:
     """A retry inherits the user attributes, hence the seed, of the trial it retries."""
-    return int(trial.user_attrs.get("seed", trial_seed(study_seed, trial.number)))
+    return int(trial.user_attrs.get(A.SEED, trial_seed(study_seed, trial.number)))
 
 
 @dataclass
@@ -57,9 +57,8 @@ class PruningCallback:
     def __call__(self, metrics: EpochMetrics, model: MLP) -> bool:
         if math.isfinite(metrics.val_accuracy):
             self.best = max(self.best, metrics.val_accuracy)
-        best = self.best
-        with_retries(lambda: self.trial.report(best, step=metrics.epoch), "reporting")
-        if with_retries(self.trial.should_prune, "asking the pruner"):
+        self.trial.report(self.best, step=metrics.epoch)  # the trial retries (see Objective)
+        if self.trial.should_prune():
             self.pruned_at = metrics.epoch
             return True
         return False
@@ -71,7 +70,10 @@ def history_attr(result: TrainResult) -> list[dict[str, float]]:
 
 
 class Objective:
-    """Callable by Optuna. With a tracker, every trial is also an MLflow run."""
+    """Callable by Optuna. With a tracker, every trial is also an MLflow run.
+
+    Every call to the storage or the tracker rides out a brief database outage (`retrying`).
+    """
 
     def __init__(
         self,
@@ -80,21 +82,23 @@ class Objective:
         tracker: StudyTracker | None = None,
         deadline: float | None = None,  # time.monotonic() no trial may end after
     ) -> None:
-        self.config, self.splits, self.tracker = config, splits, tracker
+        self.config, self.splits = config, splits
+        self.tracker = retrying(tracker, "tracking") if tracker is not None else None
         self.deadline = deadline
 
     def __call__(self, trial: optuna.Trial) -> float:
+        trial = retrying(trial, "trial")
         seed = seed_of(trial, self.config.seed)
-        values = with_retries(lambda: suggest(self.config.search_space, trial), "sampling")
+        values = suggest(self.config.search_space, trial)
         train_config = resolve(values, epochs=self.config.epochs, seed=seed)
         self._refuse_overrun(trial, train_config)
-        attrs = {"seed": seed, "hidden": list(train_config.hidden)}
-        with_retries(lambda: _set_user_attrs(trial, attrs), "starting the trial")
-        run_id = self._start_run(trial, values, train_config.as_dict(), seed)
+        set_user_attrs(trial, {A.SEED: seed, A.HIDDEN: list(train_config.hidden)})
+        run_id = self._start_run(trial, train_config.as_dict(), seed)
         pruning = PruningCallback(trial)
         callbacks: list[Any] = [pruning]
         if self.tracker is not None and run_id is not None:
-            callbacks.insert(0, _retrying(self.tracker.epoch_callback(run_id)))
+            log_epoch = self.tracker.epoch_callback(run_id)
+            callbacks.insert(0, retrying(log_epoch, f"logging the epochs of run {run_id}"))
         try:
             timed = _Timed(callbacks)
             started = time.perf_counter()
@@ -102,8 +106,7 @@ class Objective:
             # the trainer's own share of the trial; the rest (reporting, MLflow, claiming) is
             # orchestration, which benchmarks/scale.py follows as a study grows
             train_seconds = round(time.perf_counter() - started - timed.seconds, 4)
-            history = {"history": history_attr(result), "train_seconds": train_seconds}
-            with_retries(lambda: _set_user_attrs(trial, history), "recording the history")
+            set_user_attrs(trial, {A.HISTORY: history_attr(result), A.TRAIN_SECONDS: train_seconds})
             return self._finish(trial, run_id, result, pruning)
         except optuna.TrialPruned:
             raise
@@ -122,32 +125,26 @@ class Objective:
         """WouldOverrun if this trial is expected to end past the deadline (nothing started)."""
         if self.deadline is None:
             return
-        finished = with_retries(
-            lambda: trial.study.get_trials(deepcopy=False, states=FINISHED), "reading the study"
-        )
+        study = retrying(trial.study, "reading the study")
+        finished = study.get_trials(deepcopy=False, states=FINISHED)
         dims = (self.splits.input_dim, self.splits.n_classes)
         seconds = expected_seconds(finished, config.hidden, config.epochs, dims)
         if seconds is not None and time.monotonic() + seconds > self.deadline:
             raise WouldOverrun(seconds)
 
-    def _start_run(
-        self, trial: optuna.Trial, values: dict[str, Any], resolved: dict[str, Any], seed: int
-    ) -> str | None:
+    def _start_run(self, trial: optuna.Trial, resolved: dict[str, Any], seed: int) -> str | None:
+        """The trial's MLflow run, linked both ways (run tags <-> trial attribute)."""
         if self.tracker is None:
             return None
-        tracker = self.tracker
-        run_id = with_retries(
-            lambda: tracker.start_trial(
-                trial.number,
-                dict(trial.params),
-                resolved,
-                seed=seed,
-                dataset_fingerprint=self.splits.fingerprint(),
-                trial_id=private_apis.trial_id(trial),
-            ),
-            "starting the MLflow run",
+        run_id = self.tracker.start_trial(
+            trial.number,
+            dict(trial.params),
+            resolved,
+            seed=seed,
+            dataset_fingerprint=self.splits.fingerprint(),
+            trial_id=private_apis.trial_id(trial),
         )
-        with_retries(lambda: trial.set_user_attr("mlflow_run_id", run_id), "linking the run")
+        trial.set_user_attr(A.MLFLOW_RUN_ID, run_id)
         return run_id
 
     def _finish(
@@ -157,29 +154,23 @@ class Objective:
             self._prune(trial, run_id, len(result.history), "diverged")
         if pruning.pruned_at is not None:
             self._prune(trial, run_id, pruning.pruned_at, "pruner")
-        tracker = self.tracker
-        if tracker is not None and run_id is not None:
-            with_retries(
-                lambda: tracker.finish_complete(run_id, result, self.splits), "saving the model"
-            )
+        if self.tracker is not None and run_id is not None:
+            self.tracker.finish_complete(run_id, result, self.splits)
         return result.best_val_accuracy
 
     def _prune(self, trial: optuna.Trial, run_id: str | None, step: int, reason: str) -> None:
-        attrs = {"pruned_reason": reason, "pruned_step": step}
-        with_retries(lambda: _set_user_attrs(trial, attrs), "recording the pruning")
-        tracker = self.tracker
-        if tracker is not None and run_id is not None:
-            with_retries(lambda: tracker.finish_pruned(run_id, step, reason), "ending the run")
+        set_user_attrs(trial, {A.PRUNED_REASON: reason, A.PRUNED_STEP: step})
+        if self.tracker is not None and run_id is not None:
+            self.tracker.finish_pruned(run_id, step, reason)
         raise optuna.TrialPruned(f"{reason} at epoch {step}")
 
     def _end_run(self, run_id: str | None, how: str, detail: str) -> None:
         """End the run FAILED or KILLED; if even that fails, `reconcile` ends it later."""
-        tracker = self.tracker
-        if tracker is None or run_id is None:
+        if self.tracker is None or run_id is None:
             return
-        end = tracker.finish_killed if how == "killed" else tracker.finish_failed
+        end = self.tracker.finish_killed if how == "killed" else self.tracker.finish_failed
         try:
-            with_retries(lambda: end(run_id, detail), "ending the run")
+            end(run_id, detail)
         except Exception as exc:  # must not hide the error that ended the trial
             log.warning("could not end MLflow run %s: %s", run_id, exc)
 
@@ -198,18 +189,9 @@ class _Timed:
             self.seconds += time.perf_counter() - started
 
 
-def _set_user_attrs(trial: optuna.Trial, attrs: dict[str, Any]) -> None:
-    for key, value in attrs.items():
+def set_user_attrs(trial: optuna.Trial, values: dict[str, Any]) -> None:
+    for key, value in values.items():
         trial.set_user_attr(key, value)
-
-
-def _retrying(callback: Callable[[EpochMetrics, MLP], None]) -> Callable[[EpochMetrics, MLP], None]:
-    """An epoch-logging callback that rides out a brief database outage."""
-
-    def call(metrics: EpochMetrics, model: MLP) -> None:
-        with_retries(lambda: callback(metrics, model), f"logging epoch {metrics.epoch}")
-
-    return call
 
 
 def _failure_text(exc: BaseException) -> str:

@@ -25,8 +25,9 @@ from optuna.trial import TrialState
 from hpsearch import private_apis
 from hpsearch.catalog.locks import database_lock
 from hpsearch.errors import UserError
+from hpsearch.study import attrs as A
 from hpsearch.study import rows
-from hpsearch.study.budget import BUDGET_ATTR, CONFIG_ATTR, LAUNCH_ATTR, count_rows
+from hpsearch.study.budget import count_rows
 from hpsearch.study.config import StudyConfig
 from hpsearch.study.space import enqueue_params
 
@@ -44,8 +45,8 @@ def issued(study: optuna.Study) -> int:
     """Trials that count against the budget: finished, running or waiting, not replaced."""
     storage, study_id = rows.backend(study), private_apis.study_id(study)
     total = sum(rows.state_counts(storage, study_id).values())
-    replaced = rows.marked_count(storage, study_id, rows.RETRY_OF)
-    return total - replaced - rows.marked_count(storage, study_id, rows.CANCELLED)
+    replaced = rows.marked_count(storage, study_id, A.RETRY_OF)
+    return total - replaced - rows.marked_count(storage, study_id, A.CANCELLED)
 
 
 def top_up(study: optuna.Study) -> int:
@@ -55,7 +56,7 @@ def top_up(study: optuna.Study) -> int:
 
 
 def _top_up_locked(study: optuna.Study) -> int:
-    budget = int(study.user_attrs.get(BUDGET_ATTR, 0))
+    budget = int(study.user_attrs.get(A.BUDGET, 0))
     waiting = count_rows(study).waiting
     add = min(POOL_CHUNK - waiting, budget - issued(study))
     for _ in range(max(add, 0)):
@@ -77,12 +78,12 @@ def create_or_resume(
     )
     refuse_other_direction(study)
     with _lock(study):
-        is_new = CONFIG_ATTR not in study.user_attrs
+        is_new = A.CONFIG not in study.user_attrs
         before = issued(study)
         refuse_below_run(study, n_trials)
-        study.set_user_attr(CONFIG_ATTR, config_text)
-        study.set_user_attr(BUDGET_ATTR, n_trials)
-        study.set_user_attr(LAUNCH_ATTR, int(study.user_attrs.get(LAUNCH_ATTR, 0)) + 1)
+        study.set_user_attr(A.CONFIG, config_text)
+        study.set_user_attr(A.BUDGET, n_trials)
+        study.set_user_attr(A.LAUNCH, int(study.user_attrs.get(A.LAUNCH, 0)) + 1)
         if n_trials < before:
             _cancel_surplus(study, before - n_trials)
         fixed = config.enqueue[: max(n_trials - before, 0)] if is_new else []

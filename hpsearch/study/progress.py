@@ -9,8 +9,9 @@ from optuna.trial import FrozenTrial
 from rich.table import Table
 
 from hpsearch import private_apis
+from hpsearch.study import attrs as A
 from hpsearch.study import rows
-from hpsearch.study.budget import BUDGET_ATTR, count_rows
+from hpsearch.study.budget import count_rows
 
 
 def study_status(study: optuna.Study) -> dict[str, Any]:
@@ -22,7 +23,7 @@ def study_status(study: optuna.Study) -> dict[str, Any]:
     best = _best(study)
     return {
         "study": study.study_name,
-        "n_trials": study.user_attrs.get(BUDGET_ATTR),
+        "n_trials": study.user_attrs.get(A.BUDGET),
         **count_rows(study).as_dict(),
         "best": None
         if best is None
@@ -30,7 +31,7 @@ def study_status(study: optuna.Study) -> dict[str, Any]:
             "trial": best.number,
             "val_accuracy": best.value,
             "params": best.params,
-            "mlflow_run_id": best.user_attrs.get("mlflow_run_id"),
+            "mlflow_run_id": best.user_attrs.get(A.MLFLOW_RUN_ID),
         },
     }
 

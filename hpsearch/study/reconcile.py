@@ -22,6 +22,7 @@ from optuna.trial import TrialState
 from hpsearch import private_apis
 from hpsearch.catalog.locks import database_lock
 from hpsearch.settings import Settings
+from hpsearch.study import attrs as A
 from hpsearch.study import rows
 from hpsearch.study.storage import load_existing_study, open_existing_storage, with_retries
 
@@ -59,7 +60,7 @@ def _fail_for_retry(study: optuna.Study, trial_id: int) -> bool:
     """
     storage = private_apis.storage_of(study)
     try:
-        storage.set_trial_system_attr(trial_id, rows.RETRY_DUE, True)
+        storage.set_trial_system_attr(trial_id, A.RETRY_DUE, True)
         return storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
     except optuna.exceptions.UpdateFinishedTrialError:
         return False
@@ -75,17 +76,17 @@ def ensure_retry(study: optuna.Study, trial_id: int) -> bool:
         frozen = backend.get_trial(trial_id)
         if rows.has_retry(backend, private_apis.study_id(study), frozen.number):
             return False
-        before = rows.marked_count(backend, private_apis.study_id(study), rows.RETRY_OF)
+        before = rows.marked_count(backend, private_apis.study_id(study), A.RETRY_OF)
         with warnings.catch_warnings():  # the callback is "experimental" since Optuna 2.8
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             RetryHeartbeatStaleTrialCallback(max_retry=1)(study, frozen)
-        return rows.marked_count(backend, private_apis.study_id(study), rows.RETRY_OF) > before
+        return rows.marked_count(backend, private_apis.study_id(study), A.RETRY_OF) > before
 
 
 def repair_lost_retries(study: optuna.Study) -> int:
     """Queue the retries that failed trials are owed but never got. Returns how many."""
     backend = rows.backend(study)
-    owed = rows.failed_ids_marked(backend, private_apis.study_id(study), rows.RETRY_DUE)
+    owed = rows.failed_ids_marked(backend, private_apis.study_id(study), A.RETRY_DUE)
     return sum(with_retries(partial(ensure_retry, study, i), "queueing a retry") for i in owed)
 
 
@@ -100,7 +101,7 @@ def fail_trials(
         failed.append(trial_id)
         frozen = private_apis.storage_of(study).get_trial(trial_id)
         log.warning("trial %d failed: %s; its retry is queued", frozen.number, reason)
-        run_id = frozen.user_attrs.get("mlflow_run_id")
+        run_id = frozen.user_attrs.get(A.MLFLOW_RUN_ID)
         if tracker is not None and run_id:
             kill_run(tracker, run_id, reason)
     return failed
@@ -178,7 +179,7 @@ def reconcile(settings: Settings, study_name: str, *, force: bool = False) -> di
 
 
 def _retries(study: optuna.Study) -> int:
-    return sum("failed_trial" in t.system_attrs for t in study.get_trials(deepcopy=False))
+    return sum(A.RETRY_OF in t.system_attrs for t in study.get_trials(deepcopy=False))
 
 
 def _existing_tracker(settings: Settings, study_name: str) -> StudyTracker | None:

@@ -11,10 +11,11 @@ from optuna.trial import FixedTrial, FrozenTrial
 from threadpoolctl import threadpool_limits
 
 from hpsearch.errors import UserError
+from hpsearch.study import attrs as A
+from hpsearch.study.config import load_study_config
 from hpsearch.study.objective import REPRODUCED_METRICS, history_attr
 from hpsearch.study.space import resolve, suggest
 from hpsearch.study.storage import load_existing_study, open_existing_storage
-from hpsearch.study.worker import load_study_config
 from hpsearch.train import Callback, TrainConfig, train
 
 
@@ -45,16 +46,16 @@ def replay(
 ) -> ReplayReport:
     study = load_existing_study(study_name, open_existing_storage(storage_url))
     trials = [t for t in study.get_trials(deepcopy=False) if t.number == trial_number]
-    if not trials or "history" not in trials[0].user_attrs:
+    if not trials or A.HISTORY not in trials[0].user_attrs:
         raise UserError(f"study {study_name!r} has no finished trial number {trial_number}")
     frozen: FrozenTrial = trials[0]
     config = load_study_config(study)
-    seed = int(frozen.user_attrs["seed"])
+    seed = int(frozen.user_attrs[A.SEED])
     values = suggest(config.search_space, FixedTrial(frozen.params, frozen.number))
     train_config: TrainConfig = resolve(values, epochs=config.epochs, seed=seed)
-    stored = frozen.user_attrs["history"]
+    stored = frozen.user_attrs[A.HISTORY]
     splits = config.dataset.load_splits(data_dir)
-    threads = frozen.user_attrs.get("blas_threads") or None  # same BLAS split, same sums
+    threads = frozen.user_attrs.get(A.BLAS_THREADS) or None  # same BLAS split, same sums
     with threadpool_limits(limits=threads):
         result = train(train_config, splits, [_stop_after(len(stored))])
     replayed = history_attr(result)

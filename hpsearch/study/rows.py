@@ -19,11 +19,9 @@ from optuna.trial import TrialState
 
 from hpsearch import private_apis
 
-# System attributes that take a trial out of the budget count (each with one row per trial):
-RETRY_OF = "failed_trial"  # Optuna's retry callback: this trial retries that failed one
-CANCELLED = "hpsearch.cancelled"  # an empty slot given back when the budget was lowered
-# Not counted, but marking: a trial failed for a crash (not by its own error), owed one retry
-RETRY_DUE = "hpsearch.retry_due"
+# system attributes these queries count or mark by (names in attrs.py; rows.X kept for callers)
+from hpsearch.study.attrs import CANCELLED, RETRY_OF
+from hpsearch.study.attrs import RETRY_DUE as RETRY_DUE
 
 _trials, _system_attrs, _values = private_apis.optuna_trial_tables()
 

@@ -10,7 +10,7 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 import optuna
 import sqlalchemy as sa
@@ -86,6 +86,28 @@ def with_retries(call: Callable[[], T], what: str) -> T:
             log.warning("%s: database unavailable (%s); retrying in %.1f s", what, reason, delay)
             time.sleep(delay)
     raise AssertionError("unreachable")
+
+
+class _Retrying:
+    """A view of `target` whose method calls (or own call) go through `with_retries`."""
+
+    def __init__(self, target: Any, what: str) -> None:
+        self._target, self._what = target, what
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._target, name)
+        if not callable(attribute):
+            return attribute
+        return _Retrying(attribute, f"{self._what}.{name}")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return with_retries(lambda: self._target(*args, **kwargs), self._what)
+
+
+def retrying(target: T, what: str) -> T:
+    """`target` (a trial, a study, a tracker, a callback) with every call retried while the
+    database is briefly away; attributes that are not methods read through unchanged."""
+    return cast(T, _Retrying(target, what))
 
 
 def open_storage(url: str) -> RDBStorage:

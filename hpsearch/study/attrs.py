@@ -1,0 +1,32 @@
+"""Names of the attributes hpsearch keeps on Optuna studies and trials: readers and writers agree.
+
+Stored studies carry these names: changing one orphans what older versions wrote.
+"""
+
+from __future__ import annotations
+
+# study user attributes
+CONFIG = "hpsearch.config"  # the study file's exact text
+BUDGET = "hpsearch.n_trials"  # trials to finish in all
+STOPPED = "hpsearch.stopped"  # why budget.target or budget.patience stopped the study
+LAUNCH = "hpsearch.launch"  # launches of the study so far (1, 2, ...): seeds each one's sampler
+
+# trial user attributes
+SEED = "seed"  # a retry inherits it, so it trains exactly what the failed trial would have
+HIDDEN = "hidden"  # the hidden widths, for the best trial's tie-break on size
+HISTORY = "history"  # per-epoch metrics, compared by `hpsearch replay`
+MLFLOW_RUN_ID = "mlflow_run_id"
+FAIL_REASON = "fail_reason"  # what went wrong, in one line
+PRUNED_REASON = "pruned_reason"  # "pruner" or "diverged"
+PRUNED_STEP = "pruned_step"
+BLAS_THREADS = "blas_threads"  # replay uses the same BLAS split, hence the same sums
+WORKER = "worker"  # host:pid of the process that ran the trial
+LAUNCH_NUMBER = "launch"  # the study's LAUNCH when the trial was sampled
+SAMPLER_SEED = "sampler_seed"  # with LAUNCH_NUMBER: how to sample the trial's point again
+TRAIN_SECONDS = "train_seconds"  # the trainer's own share of the trial (benchmarks/scale.py)
+
+# trial system attributes that take a trial out of the budget count
+RETRY_OF = "failed_trial"  # Optuna's retry callback's: the number of the trial this one retries
+CANCELLED = "hpsearch.cancelled"  # an empty slot given back when the budget was lowered
+# not counted, but marking: a trial failed for a crash (not by its own error), owed one retry
+RETRY_DUE = "hpsearch.retry_due"
