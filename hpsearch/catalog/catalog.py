@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from hpsearch.catalog.locks import sqlite_path
+from hpsearch import stores
 from hpsearch.catalog.migrate import check_catalog_current, upgrade_catalog
 from hpsearch.catalog.models import Launch, Study, StudyVersion, utcnow
 from hpsearch.errors import UserError
@@ -256,7 +256,7 @@ def open_catalog(settings: Settings) -> Catalog:
         raise UserError(
             f"HPSEARCH_DATABASE_URL is not a database URL: {mask_password(url)!r}"
         ) from None
-    if sqlite_path(parsed) is not None:
+    if stores.sqlite_path(parsed) is not None:
         upgrade_catalog(url)
         # Several local workers write here: wait for the file lock instead of failing at once.
         return Catalog(sa.create_engine(url, connect_args={"timeout": 30}))

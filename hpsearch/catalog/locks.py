@@ -17,17 +17,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from hpsearch import stores
+
 MIGRATION_LOCK = "hpsearch db upgrade"
-
-
-def sqlite_path(url: sa.URL) -> Path | None:
-    """The file behind a SQLite URL, or None for in-memory databases and other backends."""
-    if url.get_backend_name() != "sqlite":
-        return None
-    database = url.database
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return None
-    return Path(database)
 
 
 def _advisory_key(name: str) -> int:
@@ -49,7 +41,7 @@ def database_lock(engine: sa.Engine, name: str) -> Iterator[None]:
         with _advisory_lock(engine, _advisory_key(name)):
             yield
         return
-    path = sqlite_path(engine.url)
+    path = stores.sqlite_path(engine.url)
     if path is None:  # in-memory SQLite is private to this process; other backends: no lock
         yield
         return

@@ -17,7 +17,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.pool import NullPool
 
-from hpsearch.catalog.locks import migration_lock, sqlite_path
+from hpsearch import stores
+from hpsearch.catalog.locks import migration_lock
 from hpsearch.catalog.models import VERSION_TABLE
 from hpsearch.errors import OutdatedSchema, UserError
 from hpsearch.settings import mask_password
@@ -62,7 +63,7 @@ def current_revision(connection: sa.Connection, version_table: str = VERSION_TAB
 
 def migration_engine(url: str) -> sa.Engine:
     """An engine that keeps no pooled connections: migrations run once and go away."""
-    path = sqlite_path(sa.make_url(url))
+    path = stores.sqlite_path(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     return sa.create_engine(url, poolclass=NullPool)
@@ -88,8 +89,8 @@ def upgrade_catalog(url: str) -> str:
 
 def unreachable(what: str, url: str, exc: sa.exc.DBAPIError) -> UserError:
     """One line for a database that cannot be opened; the URL with its password masked."""
-    lines = str(exc.orig).strip().splitlines() or [type(exc.orig).__name__]
-    return UserError(f"cannot open the {what} database at {mask_password(url)}: {lines[0]}")
+    reason = stores.first_line(exc)
+    return UserError(f"cannot open the {what} database at {mask_password(url)}: {reason}")
 
 
 def check_catalog_current(url: str) -> None:

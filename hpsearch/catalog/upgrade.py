@@ -16,8 +16,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from hpsearch import private_apis
-from hpsearch.catalog.locks import migration_lock, sqlite_path
+from hpsearch import private_apis, stores
+from hpsearch.catalog.locks import migration_lock
 from hpsearch.catalog.migrate import (
     current_revision,
     migration_engine,
@@ -26,9 +26,6 @@ from hpsearch.catalog.migrate import (
 )
 from hpsearch.errors import UserError
 from hpsearch.settings import Settings, mask_password
-
-# MLflow's backend store can be any of these; anything else (http://, a folder) is not ours.
-_DATABASE_BACKENDS = {"sqlite", "postgresql", "mysql", "mssql"}
 
 
 def upgrade_all(settings: Settings) -> dict[str, str]:
@@ -44,10 +41,10 @@ def upgrade_all(settings: Settings) -> dict[str, str]:
         _check_parsable(schema, urls[schema])
     refuse_shared_databases(urls)
     for schema, url in urls.items():  # reach all three before migrating any
-        if is_database_url(url):
+        if stores.is_database(url):
             _check_reachable(schema, url)
     for url in urls.values():  # the embedded default: SQLite files under HPSEARCH_HOME
-        path = sqlite_path(sa.make_url(url)) if is_database_url(url) else None
+        path = stores.sqlite_path(url)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
     steps = {"hpsearch": upgrade_catalog, "optuna": upgrade_optuna, "mlflow": upgrade_mlflow}
@@ -71,7 +68,7 @@ def _check_parsable(schema: str, url: str) -> None:
 def _check_reachable(schema: str, url: str) -> None:
     """Connect once (a SQLite file is only created later, by its migration)."""
     parsed = sa.make_url(url)
-    if parsed.get_backend_name() == "sqlite":
+    if stores.is_sqlite(parsed):
         return
     engine = sa.create_engine(parsed)
     try:
@@ -81,14 +78,6 @@ def _check_reachable(schema: str, url: str) -> None:
         raise unreachable(schema, url, exc) from None
     finally:
         engine.dispose()
-
-
-def is_database_url(uri: str) -> bool:
-    """True for SQLAlchemy URLs of a database MLflow can use as its backend store."""
-    try:
-        return sa.make_url(uri).get_backend_name() in _DATABASE_BACKENDS
-    except sa.exc.ArgumentError:  # a path or http(s)://
-        return False
 
 
 def store_urls(settings: Settings) -> dict[str, str]:
@@ -103,7 +92,7 @@ def store_urls(settings: Settings) -> dict[str, str]:
 def refuse_shared_databases(urls: dict[str, str]) -> None:
     """UserError when two of the stores would live in one database."""
     identities = {
-        role: _database_identity(url) for role, url in urls.items() if is_database_url(url)
+        role: _database_identity(url) for role, url in urls.items() if stores.is_database(url)
     }
     for (role_a, id_a), (role_b, id_b) in combinations(identities.items(), 2):
         if id_a is not None and id_a == id_b:
@@ -118,7 +107,7 @@ def refuse_shared_databases(urls: dict[str, str]) -> None:
 def _database_identity(url: str) -> tuple[str, ...] | None:
     """What makes two URLs the same database, whatever driver or password they name."""
     parsed = sa.make_url(url)
-    path = sqlite_path(parsed)
+    path = stores.sqlite_path(parsed)
     if parsed.get_backend_name() == "sqlite":
         return None if path is None else ("sqlite", str(Path(path).resolve()))
     default_port = {"postgresql": 5432, "mysql": 3306}.get(parsed.get_backend_name())
@@ -155,7 +144,7 @@ def upgrade_optuna(url: str) -> str:
 
 def upgrade_mlflow(uri: str) -> str:
     """What `mlflow db upgrade` does, under our lock; "skipped" when a server owns the store."""
-    if not is_database_url(uri):
+    if not stores.is_database(uri):
         return "skipped"
     # The head the start path checks against (imported here: importing mlflow takes seconds)
     from hpsearch.tracking._store import mlflow_head_revision

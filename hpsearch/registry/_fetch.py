@@ -28,6 +28,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 from mlflow.tracking import MlflowClient
 
+from hpsearch import stores
 from hpsearch.errors import UserError
 from hpsearch.nn import MLP, model_sha256, weights_sha256
 from hpsearch.registry import _tags as R
@@ -53,7 +54,7 @@ class ModelSource:
 
 
 def _first_line(exc: MlflowException) -> str:
-    return str(exc.message).strip().splitlines()[0] if exc.message else type(exc).__name__
+    return stores.first_line(exc)
 
 
 def _run_source(client: MlflowClient, ref: str) -> ModelSource:
@@ -281,13 +282,13 @@ def load_registered(ref: str, tracking_uri: str | None = None) -> MLP:
     """The MLP behind a models:/ or runs:/ reference, downloaded to a temporary folder and
     verified. `tracking_uri` defaults to the settings' (MLFLOW_TRACKING_URI or the home's)."""
     from hpsearch.settings import get_settings
-    from hpsearch.tracking._store import open_client, sqlite_file, store_exists
+    from hpsearch.tracking._store import open_client
 
     check_ref(ref)
     uri = tracking_uri or get_settings().mlflow_uri
-    if not store_exists(uri):  # reading a model never creates a database
+    if not stores.exists(uri):  # reading a model never creates a database
         raise UserError(
-            f"no MLflow store at {sqlite_file(uri)}: launch a study first (hpsearch launch)"
+            f"no MLflow store at {stores.sqlite_path(uri)}: launch a study first (hpsearch launch)"
         )
     source = resolve(open_client(uri), ref)
     with tempfile.TemporaryDirectory(prefix="hpsearch-model-") as scratch:

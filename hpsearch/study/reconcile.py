@@ -19,7 +19,7 @@ import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
-from hpsearch import private_apis
+from hpsearch import private_apis, stores
 from hpsearch.catalog.locks import database_lock
 from hpsearch.settings import Settings
 from hpsearch.study import attrs as A
@@ -185,9 +185,9 @@ def _retries(study: optuna.Study) -> int:
 def _existing_tracker(settings: Settings, study_name: str) -> StudyTracker | None:
     """The study's tracker when its MLflow experiment exists; reconcile never creates one."""
     from hpsearch.tracking import StudyTracker
-    from hpsearch.tracking._store import open_client, store_exists
+    from hpsearch.tracking._store import open_client
 
-    if not store_exists(settings.mlflow_uri):  # no MLflow store: nothing to end
+    if not stores.exists(settings.mlflow_uri):  # no MLflow store: nothing to end
         return None
     if open_client(settings.mlflow_uri).get_experiment_by_name(study_name) is None:
         return None

@@ -16,6 +16,7 @@ import optuna
 import sqlalchemy as sa
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
+from hpsearch import stores
 from hpsearch.errors import UPGRADE_COMMAND, UserError
 from hpsearch.settings import mask_password
 
@@ -82,7 +83,7 @@ def with_retries(call: Callable[[], T], what: str) -> T:
         except Exception as exc:
             if delay is None or not is_transient(exc):
                 raise
-            reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            reason = stores.first_line(exc)[:200]
             log.warning("%s: database unavailable (%s); retrying in %.1f s", what, reason, delay)
             time.sleep(delay)
     raise AssertionError("unreachable")
@@ -110,13 +111,17 @@ def retrying(target: T, what: str) -> T:
     return cast(T, _Retrying(target, what))
 
 
+def _parsed(url: str) -> sa.URL:
+    parsed = stores.parse(url)
+    if parsed is None:
+        raise UserError(f"not a database URL: {mask_password(url)!r}")
+    return parsed
+
+
 def open_storage(url: str) -> RDBStorage:
     """Open (and on SQLite, create) the storage. A server schema must already be at head."""
-    try:
-        parsed = sa.make_url(url)
-    except sa.exc.ArgumentError:
-        raise UserError(f"not a database URL: {mask_password(url)!r}") from None
-    is_sqlite = parsed.get_backend_name() == "sqlite"
+    parsed = _parsed(url)
+    is_sqlite = stores.is_sqlite(parsed)
     engine_kwargs = _prepare_sqlite(parsed) if is_sqlite else {"pool_pre_ping": True}
     interval, grace = _heartbeat()
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -135,13 +140,13 @@ def open_storage(url: str) -> RDBStorage:
             _begin_immediate(storage.engine)
         return storage
     except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
-        reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
+        reason = stores.first_line(exc)
         if "does not exist" in reason or "no such table" in reason:
             message = f"Optuna's tables are missing in {mask_password(url)}: {UPGRADE_HINT}"
             raise UserError(message) from None
         raise UserError(f"cannot open storage {mask_password(url)}: {reason}") from None
     except RuntimeError as exc:  # Optuna's schema check: an old or empty schema
-        reason = str(exc).splitlines()[0]
+        reason = stores.first_line(exc)
         raise UserError(f"{mask_password(url)}: {reason} ({UPGRADE_HINT})") from None
     except ModuleNotFoundError as exc:
         raise UserError(f"no database driver for {mask_password(url)}: {exc.name}") from None
@@ -152,13 +157,10 @@ def open_existing_storage(url: str) -> RDBStorage:
 
     For commands that only read or mend a study: a mistyped path must not create a database.
     """
-    try:
-        parsed = sa.make_url(url)
-    except sa.exc.ArgumentError:
-        raise UserError(f"not a database URL: {mask_password(url)!r}") from None
-    if parsed.get_backend_name() == "sqlite":
-        path = Path(parsed.database or "")
-        if not parsed.database or not path.is_file():
+    parsed = _parsed(url)
+    if stores.is_sqlite(parsed):
+        path = stores.sqlite_path(parsed) or Path(parsed.database or "")
+        if not path.is_file():
             raise UserError(f"no Optuna storage at {path}: launch a study first (hpsearch launch)")
     return open_storage(url)
 
@@ -168,16 +170,12 @@ def probe_storage(url: str) -> None:
 
     Parses the URL and, for a server, connects and checks Optuna's tables; creates nothing.
     """
-    try:
-        parsed = sa.make_url(url)
-    except sa.exc.ArgumentError:
-        raise UserError(f"not a database URL: {mask_password(url)!r}") from None
-    if parsed.get_backend_name() == "sqlite":
+    if stores.is_sqlite(_parsed(url)):
         return
     try:
         _require_schema(url)
     except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-        reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
+        reason = stores.first_line(exc)
         raise UserError(f"cannot open storage {mask_password(url)}: {reason}") from None
     except (sa.exc.NoSuchModuleError, ModuleNotFoundError):
         raise UserError(f"no database driver for {mask_password(url)}") from None

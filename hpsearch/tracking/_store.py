@@ -15,7 +15,6 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from functools import cache
-from pathlib import Path
 
 import sqlalchemy as sa
 from mlflow.entities import Experiment, Run
@@ -24,30 +23,15 @@ from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
 from mlflow.tracking import MlflowClient
 from sqlalchemy.pool import NullPool
 
-from hpsearch import private_apis
+from hpsearch import private_apis, stores
 from hpsearch.errors import OutdatedSchema, UserError
 from hpsearch.settings import mask_password
 from hpsearch.tracking._tags import ROLE, ROLE_STUDY, STUDY_NAME
 
 _ALREADY_EXISTS = ErrorCode.Name(RESOURCE_ALREADY_EXISTS)
 _INIT_ATTEMPTS = 6
-# Backend stores on a database server: their schema changes only through `hpsearch db upgrade`
-_SERVER_DATABASES = {"postgresql", "mysql", "mssql"}
 # MLflow 3's UI opens an experiment of this kind on its runs table, not on the GenAI trace views
 _KIND = {"mlflow.experimentKind": "custom_model_development"}
-
-
-def sqlite_file(tracking_uri: str) -> Path | None:
-    """The file of a SQLite store; None for any other store, or an in-memory one."""
-    if not tracking_uri.startswith("sqlite:///") or ":memory:" in tracking_uri:
-        return None
-    return Path(tracking_uri.removeprefix("sqlite:///").split("?", 1)[0])
-
-
-def store_exists(tracking_uri: str) -> bool:
-    """False only for a SQLite store whose file is not there: reading must not create it."""
-    path = sqlite_file(tracking_uri)
-    return path is None or path.is_file()
 
 
 @contextlib.contextmanager
@@ -58,7 +42,7 @@ def _schema_lock(tracking_uri: str) -> Iterator[None]:
     once collide ("table ... already exists"). A file lock held only while opening the store
     (never while logging) lets the first create them and the others find them.
     """
-    path = sqlite_file(tracking_uri)
+    path = stores.sqlite_path(tracking_uri)
     if path is None:
         yield
         return
@@ -78,7 +62,7 @@ def _use_wal(tracking_uri: str) -> None:
     log_batch on our disks against ~5 ms in WAL mode. WAL also lets the UI read while workers
     write. (WAL needs a local filesystem, which the embedded default is.)
     """
-    path = sqlite_file(tracking_uri)
+    path = stores.sqlite_path(tracking_uri)
     if path is None:
         return
     with contextlib.closing(sqlite3.connect(path, timeout=20)) as db:
@@ -93,9 +77,9 @@ def open_client(tracking_uri: str) -> MlflowClient:
     (PostgreSQL, MySQL) must already be at MLflow's head: `hpsearch db upgrade` migrates it,
     opening it never does. A tracking server (http[s]://) looks after its own database.
     """
-    if is_server_uri(tracking_uri):
+    if stores.is_tracking_server(tracking_uri):
         return MlflowClient(tracking_uri=tracking_uri)
-    if is_server_database(tracking_uri):
+    if stores.is_server_database(tracking_uri):
         require_mlflow_schema(tracking_uri)
     with _schema_lock(tracking_uri):
         for attempt in range(_INIT_ATTEMPTS):
@@ -117,28 +101,15 @@ def probe_tracking_uri(tracking_uri: str) -> None:
     SQLite (created on first use) and a tracking server pass; a server database must be
     reachable and at MLflow's head (read only); anything else is a one-line UserError.
     """
-    if is_server_uri(tracking_uri) or _backend(tracking_uri) == "sqlite":
+    if stores.is_tracking_server(tracking_uri) or stores.is_sqlite(tracking_uri):
         return
-    if is_server_database(tracking_uri):
+    if stores.is_server_database(tracking_uri):
         require_mlflow_schema(tracking_uri)
         return
     raise UserError(
         f"not a tracking URI: {mask_password(tracking_uri)!r} (expected sqlite:///FILE, "
         "postgresql+psycopg://USER@HOST/DB or http(s)://SERVER)"
     )
-
-
-def is_server_database(tracking_uri: str) -> bool:
-    """True for a backend store on a database server, False for SQLite, http(s) and paths."""
-    return _backend(tracking_uri) in _SERVER_DATABASES
-
-
-def _backend(tracking_uri: str) -> str | None:
-    """SQLAlchemy's backend name of a database URL ("sqlite", "postgresql"); None otherwise."""
-    try:
-        return sa.make_url(tracking_uri).get_backend_name()
-    except sa.exc.ArgumentError:  # http(s):// or a folder
-        return None
 
 
 @cache
@@ -167,16 +138,11 @@ def _schema_version(tracking_uri: str) -> str | None:
     try:
         return private_apis.mlflow_schema_version(engine)
     except sa.exc.OperationalError as exc:
-        reason = (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
+        reason = stores.first_line(exc)
         where = mask_password(tracking_uri)
         raise UserError(f"cannot open the MLflow database at {where}: {reason}") from None
     finally:
         engine.dispose()
-
-
-def is_server_uri(tracking_uri: str) -> bool:
-    """True for a tracking server (it decides where artifacts go), False for a database."""
-    return tracking_uri.startswith(("http://", "https://"))
 
 
 def experiment_artifact_location(artifact_root: str, study_name: str) -> str:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlflow.entities import Metric, Param, RunTag
 
+from hpsearch import stores
 from hpsearch.tracking import _tags as T
 from hpsearch.tracking._fluent import trial_run
 from hpsearch.tracking._provenance import provenance_tags
@@ -23,7 +24,6 @@ from hpsearch.tracking._store import (
     experiment_artifact_location,
     get_or_create_experiment,
     get_or_create_parent_run,
-    is_server_uri,
     open_client,
 )
 from hpsearch.tracking._summary import best_trial, state_counts, write_summary_files
@@ -88,7 +88,7 @@ class StudyTracker:
         self.tracking_uri = tracking_uri
         self.client = open_client(tracking_uri)
         location = None
-        if artifact_location is not None and not is_server_uri(tracking_uri):
+        if artifact_location is not None and not stores.is_tracking_server(tracking_uri):
             location = experiment_artifact_location(artifact_location, study_name)
         experiment = get_or_create_experiment(self.client, study_name, location)
         self.experiment_id: str = experiment.experiment_id

@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from hpsearch import stores
 from hpsearch.errors import UserError
 from hpsearch.settings import Settings, mask_password
 from hpsearch.signals import stop_signals_interrupt
-from hpsearch.tracking._store import is_server_uri, open_client
+from hpsearch.tracking._store import open_client
 from hpsearch.tracking._tags import ROLE, ROLE_TRIAL
 
 _START_TIMEOUT_S = 90.0
@@ -216,7 +217,7 @@ def running_ui(
 ) -> Iterator[UiServer]:
     """Start the MLflow UI, wait until it answers, yield it, stop it on the way out."""
     _check_host(host, allow_remote)
-    if is_server_uri(settings.mlflow_uri):
+    if stores.is_tracking_server(settings.mlflow_uri):
         raise UserError(
             f"the tracking URI {mask_password(settings.mlflow_uri)} is a server already: "
             "open it in a browser"

@@ -1,0 +1,76 @@
+"""What kind of store a URL names, and the file behind a SQLite URL: answered here only.
+
+A store URL is a SQLAlchemy database URL (sqlite:///FILE, postgresql+psycopg://..., mysql://...)
+or, for MLflow only, a tracking server (http[s]://...). Everything hpsearch keeps lives in one
+of the two kinds; the embedded default is a SQLite file per store.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+
+# Databases on a server: their schemas change only through `hpsearch db upgrade`
+SERVER_DATABASES = frozenset({"postgresql", "mysql", "mssql"})
+DATABASES = SERVER_DATABASES | {"sqlite"}  # what MLflow can use as its backend store
+
+
+def parse(url: str | sa.URL) -> sa.URL | None:
+    """The parsed database URL, or None for anything else (http(s)://, a folder, garbage)."""
+    if isinstance(url, sa.URL):
+        return url
+    try:
+        return sa.make_url(url)
+    except sa.exc.ArgumentError:
+        return None
+
+
+def backend(url: str | sa.URL) -> str | None:
+    """SQLAlchemy's backend name ("sqlite", "postgresql", "http"); None for what it cannot
+    parse (a folder)."""
+    parsed = parse(url)
+    return parsed.get_backend_name() if parsed is not None else None
+
+
+def is_tracking_server(url: str) -> bool:
+    """True for an MLflow tracking server (it decides where artifacts go), not a database."""
+    return url.startswith(("http://", "https://"))
+
+
+def is_database(url: str | sa.URL) -> bool:
+    return backend(url) in DATABASES
+
+
+def is_server_database(url: str | sa.URL) -> bool:
+    """True for a database on a server; False for SQLite, http(s) and paths."""
+    return backend(url) in SERVER_DATABASES
+
+
+def is_sqlite(url: str | sa.URL) -> bool:
+    return backend(url) == "sqlite"
+
+
+def sqlite_path(url: str | sa.URL) -> Path | None:
+    """The file behind a SQLite URL; None for in-memory databases and every other store."""
+    parsed = parse(url)
+    if parsed is None or parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def exists(url: str) -> bool:
+    """False only for a SQLite store whose file is not there: reading must not create it."""
+    path = sqlite_path(url)
+    return path is None or path.is_file()
+
+
+def first_line(exc: BaseException) -> str:
+    """What a database error says, in one line: its driver's message (DBAPI errors wrap one),
+    else its own, else its type's name."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines()
+    return lines[0] if lines else type(cause).__name__
