@@ -7,7 +7,7 @@ from hpsearch.data._dataset import Dataset, load_dataset, release_loaded
 from hpsearch.data._errors import DatasetError
 from hpsearch.data._idx import read_idx, write_idx
 from hpsearch.data._images import load_image_files, load_images
-from hpsearch.data._registry import DATASET_NAMES
+from hpsearch.data._registry import DATASET_NAMES, dataset_dims
 from hpsearch.data._splits import Splits, load_splits, make_splits
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "Dataset",
     "DatasetError",
     "Splits",
+    "dataset_dims",
     "load_dataset",
     "load_image_files",
     "load_images",

@@ -12,7 +12,13 @@ import numpy as np
 from hpsearch.data._cache import LRU, load_parsed, source_key, store_parsed
 from hpsearch.data._errors import DatasetError
 from hpsearch.data._idx import read_idx
-from hpsearch.data._registry import DATASET_NAMES, IDX_DATASETS, IdxSpec
+from hpsearch.data._registry import (
+    DATASET_NAMES,
+    DIGITS_CLASSES,
+    DIGITS_IMAGE_SHAPE,
+    IDX_DATASETS,
+    IdxSpec,
+)
 from hpsearch.data._sources import locate
 from hpsearch.data._stratify import stratified_take
 
@@ -145,7 +151,7 @@ def _digits() -> Dataset:
     rng = np.random.default_rng(_DIGITS_SPLIT_SEED)
     test, train = stratified_take(y, round(_DIGITS_TEST_FRACTION * len(y)), rng)
     return _frozen(
-        Dataset("digits", x[train], y[train], x[test], y[test], n_classes=10, image_shape=(8, 8))
+        Dataset("digits", x[train], y[train], x[test], y[test], DIGITS_CLASSES, DIGITS_IMAGE_SHAPE)
     )
 
 

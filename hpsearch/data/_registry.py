@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DATASET_NAMES = ("digits", "mnist", "fashion-mnist")
+DIGITS_IMAGE_SHAPE, DIGITS_CLASSES = (8, 8), 10  # scikit-learn's bundled set
 
 # Array name -> IDX file stem; each file may be stored raw or as `stem.gz`.
 IDX_FILES: Mapping[str, str] = {
@@ -81,3 +82,11 @@ IDX_DATASETS: dict[str, IdxSpec] = {
         },
     ),
 }
+
+
+def dataset_dims(name: str) -> tuple[int, int]:
+    """(input_dim, n_classes) of a named dataset, known without loading it."""
+    if name == "digits":
+        return DIGITS_IMAGE_SHAPE[0] * DIGITS_IMAGE_SHAPE[1], DIGITS_CLASSES
+    spec = IDX_DATASETS[name]
+    return spec.image_shape[0] * spec.image_shape[1], spec.n_classes

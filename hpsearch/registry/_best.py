@@ -7,7 +7,6 @@ study (Optuna) -> best COMPLETE trial -> its MLflow run -> model folder (verifie
 
 from __future__ import annotations
 
-import itertools
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,8 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hpsearch.data import Splits
 from hpsearch.errors import UserError
+from hpsearch.nn import Architecture
+from hpsearch.ranking import best_trial
 from hpsearch.registry import _tags as R
 from hpsearch.registry._champion import Candidate, Registration, register_version
 from hpsearch.registry._fetch import fetch_model, trial_model_source
@@ -32,26 +33,16 @@ from hpsearch.tracking.flavor import load_mlp
 
 def n_params(hidden: list[int] | tuple[int, ...], input_dim: int, n_classes: int) -> int:
     """Weights and biases of an MLP input_dim -> hidden... -> n_classes."""
-    widths = [input_dim, *hidden, n_classes]
-    return sum((fan_in + 1) * fan_out for fan_in, fan_out in itertools.pairwise(widths))
+    return Architecture(input_dim, tuple(hidden), n_classes).n_params
 
 
 def pick_best(study: optuna.Study, input_dim: int, n_classes: int) -> FrozenTrial:
-    """Highest validation accuracy; ties go to fewer parameters, then to the earlier trial."""
-    complete = [
-        t
-        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        if t.value is not None
-    ]
-    if not complete:
+    """The best COMPLETE trial by hpsearch.ranking's rule (the one `status` shows)."""
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    best = best_trial(complete, (input_dim, n_classes))
+    if best is None:
         raise UserError(f"study {study.study_name!r} has no COMPLETE trial yet")
-
-    def key(trial: FrozenTrial) -> tuple[float, float, int]:
-        hidden = trial.user_attrs.get(A.HIDDEN)
-        size = n_params(hidden, input_dim, n_classes) if hidden else float("inf")
-        return (-float(trial.value or 0.0), size, trial.number)
-
-    return min(complete, key=key)
+    return best
 
 
 def _load_study(settings: Settings, study_name: str) -> tuple[optuna.Study, Splits]:

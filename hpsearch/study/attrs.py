@@ -5,15 +5,18 @@ Stored studies carry these names: changing one orphans what older versions wrote
 
 from __future__ import annotations
 
+from hpsearch import ranking
+
 # study user attributes
 CONFIG = "hpsearch.config"  # the study file's exact text
 BUDGET = "hpsearch.n_trials"  # trials to finish in all
 STOPPED = "hpsearch.stopped"  # why budget.target or budget.patience stopped the study
 LAUNCH = "hpsearch.launch"  # launches of the study so far (1, 2, ...): seeds each one's sampler
 
-# trial user attributes
+# trial user attributes (HIDDEN and N_PARAMS are read by hpsearch.ranking's best-trial rule)
+HIDDEN = ranking.HIDDEN  # the hidden widths
+N_PARAMS = ranking.N_PARAMS  # the model's parameter count
 SEED = "seed"  # a retry inherits it, so it trains exactly what the failed trial would have
-HIDDEN = "hidden"  # the hidden widths, for the best trial's tie-break on size
 HISTORY = "history"  # per-epoch metrics, compared by `hpsearch replay`
 MLFLOW_RUN_ID = "mlflow_run_id"
 FAIL_REASON = "fail_reason"  # what went wrong, in one line

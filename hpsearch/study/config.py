@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from hpsearch.data import DATASET_NAMES, Splits, load_splits
+from hpsearch.data import DATASET_NAMES, Splits, dataset_dims, load_splits
 from hpsearch.errors import UserError, shown
 from hpsearch.limits import (
     MAX_EPOCHS,
@@ -163,3 +163,10 @@ def config_sha256(text: str) -> str:
 def load_study_config(study: optuna.Study) -> StudyConfig:
     """The study file stored with an Optuna study (its exact text, validated again)."""
     return parse_study(study.user_attrs[attrs.CONFIG], f"study {study.study_name!r}")
+
+
+def study_dims(study: optuna.Study) -> tuple[int, int] | None:
+    """(input_dim, n_classes) of the study's dataset, without loading it; None without a file."""
+    if attrs.CONFIG not in study.user_attrs:
+        return None
+    return dataset_dims(load_study_config(study).dataset.name)

@@ -16,7 +16,7 @@ from rich.live import Live
 from hpsearch.catalog import refuse_shared_databases, store_urls
 from hpsearch.settings import Settings, mask_password
 from hpsearch.signals import stop_signals_interrupt
-from hpsearch.study.config import StudyConfig, load_study_file
+from hpsearch.study.config import StudyConfig, load_study_file, study_dims
 from hpsearch.study.pool import check_budget, create_or_resume
 from hpsearch.study.progress import status_table, study_status
 from hpsearch.study.space_changes import check_resumed_space
@@ -228,6 +228,6 @@ def _summarise(tracker: StudyTracker, study: Any, settings: Settings, console: C
     with open_catalog(settings) as catalog:
         catalog.set_experiment_id(study.study_name, tracker.experiment_id)
     try:
-        tracker.write_summary(study)
+        tracker.write_summary(study, study_dims(study))
     except Exception as exc:
         console.print(f"warning: the study summary was not written: {type(exc).__name__}: {exc}")

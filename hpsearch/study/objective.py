@@ -106,7 +106,13 @@ class Objective:
             # the trainer's own share of the trial; the rest (reporting, MLflow, claiming) is
             # orchestration, which benchmarks/scale.py follows as a study grows
             train_seconds = round(time.perf_counter() - started - timed.seconds, 4)
-            set_user_attrs(trial, {A.HISTORY: history_attr(result), A.TRAIN_SECONDS: train_seconds})
+            # the size breaks ties between best trials (hpsearch.ranking)
+            outcome = {
+                A.HISTORY: history_attr(result),
+                A.TRAIN_SECONDS: train_seconds,
+                A.N_PARAMS: result.model.arch.n_params,
+            }
+            set_user_attrs(trial, outcome)
             return self._finish(trial, run_id, result, pruning)
         except optuna.TrialPruned:
             raise

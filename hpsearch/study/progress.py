@@ -9,9 +9,11 @@ from optuna.trial import FrozenTrial
 from rich.table import Table
 
 from hpsearch import private_apis
+from hpsearch.ranking import best_trial
 from hpsearch.study import attrs as A
 from hpsearch.study import rows
 from hpsearch.study.budget import count_rows
+from hpsearch.study.config import study_dims
 
 
 def study_status(study: optuna.Study) -> dict[str, Any]:
@@ -37,10 +39,10 @@ def study_status(study: optuna.Study) -> dict[str, Any]:
 
 
 def _best(study: optuna.Study) -> FrozenTrial | None:
-    """Highest value; ties go to the earlier trial."""
+    """hpsearch.ranking's rule, applied to the few trials that share the top value."""
     storage = rows.backend(study)
     tied = [storage.get_trial(i) for i in rows.top_value_ids(storage, private_apis.study_id(study))]
-    return min(tied, key=lambda t: t.number) if tied else None
+    return best_trial(tied, study_dims(study))
 
 
 def status_table(status: dict[str, Any]) -> Table:

@@ -31,14 +31,6 @@ def state_counts(study: optuna.Study) -> dict[str, float]:
     return {metric: float(counts.get(state, 0)) for state, metric in _STATE_METRICS.items()}
 
 
-def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
-    """The best COMPLETE trial, or None before the first one completes."""
-    try:
-        return study.best_trial
-    except ValueError:  # Optuna's answer when no trial is complete
-        return None
-
-
 def _plots() -> dict[str, Callable[..., Any]]:
     from optuna.visualization import matplotlib as vis
 

@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlflow.entities import Metric, Param, RunTag
+from optuna.trial import TrialState
 
 from hpsearch import stores
+from hpsearch.ranking import best_trial
 from hpsearch.tracking import _tags as T
 from hpsearch.tracking._fluent import trial_run
 from hpsearch.tracking._provenance import provenance_tags
@@ -26,7 +28,7 @@ from hpsearch.tracking._store import (
     get_or_create_parent_run,
     open_client,
 )
-from hpsearch.tracking._summary import best_trial, state_counts, write_summary_files
+from hpsearch.tracking._summary import state_counts, write_summary_files
 from hpsearch.tracking.flavor import log_trial_model
 
 if TYPE_CHECKING:
@@ -234,14 +236,17 @@ class StudyTracker:
 
     # -- the study ------------------------------------------------------------------------
 
-    def write_summary(self, study: optuna.Study) -> None:
-        """Refresh the parent run: best value and trial, counts by state, plots, trials.csv."""
+    def write_summary(self, study: optuna.Study, dims: tuple[int, int] | None = None) -> None:
+        """Refresh the parent run: best value and trial, counts by state, plots, trials.csv.
+
+        The best trial by hpsearch.ranking's rule; `dims` (input_dim, n_classes) sizes trials
+        that recorded only their widths."""
         counts = state_counts(study)
         step = int(counts["n_complete"] + counts["n_pruned"] + counts["n_fail"])
         now = _now_ms()
         metrics = [Metric(key, value, now, step) for key, value in counts.items()]
         tags: dict[str, Any] = {T.STUDY_NAME: study.study_name}
-        best = best_trial(study)
+        best = best_trial(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), dims)
         if best is not None and best.value is not None:
             metrics.append(Metric("best_val_accuracy", best.value, now, step))
             metrics.append(Metric("best_trial_number", best.number, now, step))
