@@ -3,12 +3,12 @@
 Imports neither Optuna nor MLflow: the trainer and the CLI sit above it.
 """
 
-from hpsearch.data._dataset import Dataset, load_dataset, release_loaded
+from hpsearch.data._dataset import Dataset, load_dataset
 from hpsearch.data._errors import DatasetError
 from hpsearch.data._idx import read_idx, write_idx
 from hpsearch.data._images import load_image_files, load_images
 from hpsearch.data._registry import DATASET_NAMES, dataset_dims
-from hpsearch.data._splits import Splits, load_splits, make_splits
+from hpsearch.data._splits import Splits, load_splits, make_splits, release_loaded
 
 __all__ = [
     "DATASET_NAMES",

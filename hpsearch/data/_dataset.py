@@ -160,8 +160,3 @@ def _frozen(dataset: Dataset) -> Dataset:
     for array in (dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test):
         array.flags.writeable = False
     return dataset
-
-
-def clear_memory_cache() -> None:
-    """Forget the in-process copies (tests use it to exercise the on-disk cache)."""
-    _MEMORY.clear()

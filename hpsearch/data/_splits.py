@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hpsearch.data import _dataset
 from hpsearch.data._cache import LRU
 from hpsearch.data._dataset import Dataset, load_dataset
 from hpsearch.data._errors import DatasetError
@@ -89,6 +90,13 @@ def make_splits(
         if isinstance(value, np.ndarray):
             value.flags.writeable = False
     return splits
+
+
+def release_loaded() -> None:
+    """Forget the splits and datasets kept in memory (a process that only checked one needs
+    none)."""
+    _MEMORY.clear()
+    _dataset.release_loaded()
 
 
 def load_splits(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -154,10 +153,6 @@ def load_study_file(path: Path) -> tuple[StudyConfig, str]:
         reason = f"not UTF-8 text ({exc.reason} at byte {exc.start})"
         raise StudyConfigError(f"{path}: cannot read study file: {reason}") from None
     return parse_study(text, str(path)), text
-
-
-def config_sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def load_study_config(study: optuna.Study) -> StudyConfig:

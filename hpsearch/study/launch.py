@@ -140,11 +140,12 @@ def _launch(request: LaunchRequest, settings: Settings, console: Console) -> dic
 
         probe_tracking_uri(settings.mlflow_uri)
     check_resumed_space(config, settings.optuna_url)  # --allow-changed-config has its limits
+    fingerprint = None
     if request.workers:  # what our workers need; queue-only leaves that to workers elsewhere
-        preflight(config, _data_dir(request, settings))
+        fingerprint = preflight(config, _data_dir(request, settings))
     check_budget(settings.optuna_url, config.name, n_trials)  # a lower budget than already run
     settings.ensure_home()
-    catalog, launch_id = _record_launch(config, text, request, settings, n_trials)
+    catalog, launch_id = _record_launch(config, text, request, settings, n_trials, fingerprint)
     exit_status = 1
     try:
         status = _run(request, settings, console, config, text, n_trials)
@@ -157,8 +158,16 @@ def _launch(request: LaunchRequest, settings: Settings, console: Console) -> dic
         raise
     finally:
         catalog.end_launch(launch_id, exit_status)
+        catalog.set_status(config.name, _study_status(exit_status, request.workers))
         catalog.close()
     return status
+
+
+def _study_status(exit_status: int, workers: int) -> str:
+    """What the catalog shows for a study once its launch ended."""
+    if exit_status == 0:
+        return "finished" if workers else "queued"
+    return "stopped" if exit_status == 130 else "failed"
 
 
 def _run(
@@ -194,7 +203,12 @@ def _run(
 
 
 def _record_launch(
-    config: StudyConfig, text: str, request: LaunchRequest, settings: Settings, n_trials: int
+    config: StudyConfig,
+    text: str,
+    request: LaunchRequest,
+    settings: Settings,
+    n_trials: int,
+    fingerprint: str | None,
 ) -> tuple[Any, int]:
     """The catalog refuses a changed config (unless allowed) before any other store is touched."""
     from hpsearch.catalog import open_catalog
@@ -204,12 +218,13 @@ def _record_launch(
         catalog.register_study(
             config.name,
             text,
+            dataset_fingerprint=fingerprint,
             storage_url=settings.optuna_url,
             allow_changed=request.allow_changed_config,
         )
-        return catalog, catalog.start_launch(
-            config.name, workers=request.workers, n_trials=n_trials
-        )
+        launch_id = catalog.start_launch(config.name, workers=request.workers, n_trials=n_trials)
+        catalog.set_status(config.name, "running")
+        return catalog, launch_id
     except BaseException:
         catalog.close()
         raise

@@ -23,7 +23,7 @@ import numpy as np
 import optuna
 from threadpoolctl import threadpool_limits
 
-from hpsearch.data import load_dataset, release_loaded
+from hpsearch.data import release_loaded
 from hpsearch.errors import UserError
 from hpsearch.signals import stop_signals_interrupt
 from hpsearch.study import attrs as A
@@ -70,19 +70,21 @@ def sampler_seed(config: StudyConfig, launch: int, worker_index: int | None) -> 
     return int(np.random.SeedSequence([config.seed, launch, 1 + index]).generate_state(1)[0])
 
 
-def preflight(config: StudyConfig, data_dir: Path | None) -> None:
+def preflight(config: StudyConfig, data_dir: Path | None) -> str:
     """What a worker needs before its first trial, for `launch` to check before any write.
 
     A sampler or pruner that cannot be built here, or a dataset that cannot be found, raises a
     one-line UserError. A dataset not yet on this machine is downloaded now, once, rather than
-    by every worker at the same time; the workers then read it from the cache.
+    by every worker at the same time; the workers then read it from the cache. Returns the
+    fingerprint of the splits the trials will train on (the catalog records it).
     """
     with warnings.catch_warnings():  # built only to see that it can be: no "experimental" noise
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         make_sampler(config.sampler, config.seed)
         make_pruner(config.pruner, config.epochs)
-    load_dataset(config.dataset.name, data_dir)
+    fingerprint = config.dataset.load_splits(data_dir).fingerprint()
     release_loaded()  # the launcher only checks it: its workers load their own copies
+    return fingerprint
 
 
 def run_worker(options: WorkerOptions) -> int:

@@ -92,10 +92,6 @@ def latest_study_experiment_id(tracking_uri: str) -> str | None:
     return str(runs[0].info.experiment_id) if runs else None
 
 
-def run_url(base: str, experiment_id: str, run_id: str) -> str:
-    return f"{base}/#/experiments/{experiment_id}/runs/{run_id}"
-
-
 def find_experiment_id(tracking_uri: str, study_name: str) -> str:
     """The id of the study's experiment; UserError naming the store when there is none."""
     experiment = open_client(tracking_uri).get_experiment_by_name(study_name)

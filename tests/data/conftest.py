@@ -19,10 +19,10 @@ def isolated_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     cache = tmp_path / "xdg-cache"
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
     monkeypatch.delenv("HPSEARCH_DATA_DIR", raising=False)
-    _dataset.clear_memory_cache()
+    _dataset.release_loaded()
     _splits._MEMORY.clear()
     yield cache / "hpsearch"
-    _dataset.clear_memory_cache()
+    _dataset.release_loaded()
     _splits._MEMORY.clear()
 
 

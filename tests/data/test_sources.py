@@ -106,11 +106,11 @@ def test_parsed_cache_is_used_and_survives_damage(
     assert load_dataset("mnist", directory) is first  # in-process
     entries = list((isolated_data / "parsed").iterdir())
     assert len(entries) == 1
-    _dataset.clear_memory_cache()
+    _dataset.release_loaded()
     again = load_dataset("mnist", directory)  # from the .npy files
     assert again is not first and np.array_equal(again.x_train, first.x_train)
     (entries[0] / "x_train.npy").write_bytes(b"garbage")
-    _dataset.clear_memory_cache()
+    _dataset.release_loaded()
     assert np.array_equal(load_dataset("mnist", directory).x_train, first.x_train)
     write_dataset(directory, marker=8)  # new sources: a new entry, the old one dropped
     for path in directory.iterdir():
