@@ -1,4 +1,8 @@
-"""The `hpsearch` command. Thin: parse, call one function, print. User errors exit 2 in one line."""
+"""The `hpsearch` command. Thin: parse, call one function, print. User errors exit 2 in one line.
+
+Each command imports what it runs inside its own body: `hpsearch --help` and a mistyped flag
+must not wait for NumPy, Optuna or MLflow to load.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from hpsearch import study
+from hpsearch.cli_views import epoch_bar, live_status, status_table
 from hpsearch.errors import UserError, error_line
 from hpsearch.limits import MAX_SEED, MAX_TIMEOUT_SECONDS, MAX_TRIALS
 from hpsearch.settings import Settings, get_settings
@@ -93,7 +99,8 @@ def train(
         train_subset=train_subset,
         split_seed=split_seed,
     )
-    report = train_and_save(request, out, data_dir, show_progress=not json_output)
+    with epoch_bar(request.config.epochs, shown=not json_output) as on_epoch:
+        report = train_and_save(request, out, data_dir, on_epoch=on_epoch)
     if json_output:
         _print_json(report)
     else:
@@ -152,15 +159,13 @@ def launch(
     data_dir: DataDir = None,
 ) -> None:
     """Create or resume a study and run it with W worker processes to N finished trials."""
-    from hpsearch.study.launch import LaunchRequest, WorkersFailed
-    from hpsearch.study.launch import launch as run_launch
-
-    request = LaunchRequest(
+    request = study.LaunchRequest(
         study_file, workers, n_trials, timeout, allow_changed_config, data_dir, not no_tracking
     )
     try:
-        status = run_launch(request, _settings(storage, tracking_uri), console)
-    except WorkersFailed as exc:  # 2 when the workers hit a user error, else 1
+        with live_status(console) as show:
+            status = study.launch_study(request, _settings(storage, tracking_uri), console, show)
+    except study.WorkersFailed as exc:  # 2 when the workers hit a user error, else 1
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(exc.exit_code) from None
     best = status["best"]
@@ -177,10 +182,8 @@ def worker(
     data_dir: DataDir = None,
 ) -> None:
     """Join a running study from any machine and run its trials until the budget is spent."""
-    from hpsearch.study.worker import WorkerOptions, run_worker
-
     settings = _settings(storage, tracking_uri)
-    options = WorkerOptions(
+    options = study.WorkerOptions(
         study_name,
         settings.optuna_url,
         settings.mlflow_uri,
@@ -188,18 +191,14 @@ def worker(
         timeout=timeout,
         data_dir=data_dir or settings.data_dir,
     )
-    done = run_worker(options)
+    done = study.run_worker(options)
     console.print(f"worker finished: {done} trial(s) run here")
 
 
 @app.command()
 def status(study_name: str, storage: Storage = None, json_output: Json = False) -> None:
     """Counts by state, the budget and the best trial of one study."""
-    from hpsearch.study.progress import status_table, study_status
-    from hpsearch.study.storage import load_existing_study, open_existing_storage
-
-    study = load_existing_study(study_name, open_existing_storage(_settings(storage).optuna_url))
-    payload = study_status(study)
+    payload = study.study_status(study.open_study(study_name, _settings(storage).optuna_url))
     if json_output:
         _print_json(payload)
     else:
@@ -234,9 +233,7 @@ def replay(
     json_output: Json = False,
 ) -> None:
     """Retrain one trial from its stored parameters and seed; compare every epoch's metrics."""
-    from hpsearch.study.replay import replay as run_replay
-
-    report = run_replay(study_name, trial_number, _settings(storage).optuna_url, data_dir)
+    report = study.replay_trial(study_name, trial_number, _settings(storage).optuna_url, data_dir)
     if json_output:
         _print_json(report.as_dict())
     else:
@@ -311,9 +308,7 @@ def reconcile(
     json_output: Json = False,
 ) -> None:
     """After crashes: fail stale trials (one retry each) and end their MLflow runs KILLED."""
-    from hpsearch.study.reconcile import reconcile as run_reconcile
-
-    counts = run_reconcile(_settings(storage, tracking_uri), study_name, force=force)
+    counts = study.reconcile_study(_settings(storage, tracking_uri), study_name, force=force)
     if json_output:
         _print_json(counts)
     else:

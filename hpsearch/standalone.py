@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rich.progress import Progress
 
 from hpsearch.data import DATASET_NAMES, load_image_files, load_splits
 from hpsearch.errors import UserError
@@ -93,9 +93,15 @@ class TrainRequest:
 
 
 def train_and_save(
-    request: TrainRequest, out: Path, data_dir: Path | None, *, show_progress: bool
+    request: TrainRequest,
+    out: Path,
+    data_dir: Path | None,
+    *,
+    on_epoch: Callable[[EpochMetrics], None] | None = None,
 ) -> dict[str, Any]:
-    """Train, save the best-epoch model with its learning curves, report val and test accuracy."""
+    """Train, save the best-epoch model with its learning curves, report val and test accuracy.
+
+    `on_epoch` sees each epoch's metrics (the CLI's progress bar)."""
     splits = load_splits(
         request.dataset,
         data_dir=data_dir,
@@ -104,15 +110,8 @@ def train_and_save(
         seed=request.split_seed,
     )
     started = time.perf_counter()
-    with Progress(disable=not show_progress, transient=True) as progress:
-        task = progress.add_task("training", total=request.config.epochs)
-
-        def advance(metrics: EpochMetrics, model: MLP) -> None:
-            progress.update(
-                task, advance=1, description=f"epoch {metrics.epoch} val {metrics.val_accuracy:.4f}"
-            )
-
-        result = train(request.config, splits, [advance])
+    callbacks = [] if on_epoch is None else [lambda metrics, model: on_epoch(metrics)]
+    result = train(request.config, splits, callbacks)
     seconds = time.perf_counter() - started
     if result.outcome == "diverged":
         raise UserError(f"training diverged at epoch {len(result.history)}: lower --lr")
@@ -201,7 +200,7 @@ def predict_command(
     data_dir: Path | None,
 ) -> dict[str, Any]:
     """Accuracy of a model on a dataset split, or its digit for each image."""
-    from hpsearch.registry import load_model
+    from hpsearch.registry import load_model  # MLflow only for models:/ and runs:/
 
     if bool(dataset) == bool(images):
         raise UserError("give either --dataset NAME (with --split) or --images FILE...")

@@ -6,27 +6,32 @@ import multiprocessing
 import os
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-from rich.console import Console
-from rich.live import Live
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hpsearch.catalog import refuse_shared_databases, store_urls
 from hpsearch.settings import Settings, mask_password
 from hpsearch.signals import stop_signals_interrupt
 from hpsearch.study.config import StudyConfig, load_study_file, study_dims
 from hpsearch.study.pool import check_budget, create_or_resume
-from hpsearch.study.progress import status_table, study_status
+from hpsearch.study.progress import study_status
 from hpsearch.study.space_changes import check_resumed_space
 from hpsearch.study.storage import open_storage, probe_storage
 from hpsearch.study.worker import WorkerOptions, preflight, worker_process
 
 if TYPE_CHECKING:
-    from hpsearch.tracking import StudyTracker
+    from hpsearch.tracking import StudyTracker  # MLflow: only when tracking
 
 STOP_GRACE_SECONDS = 20.0
+OnStatus = Callable[[dict[str, Any]], None]
+
+
+class Printer(Protocol):
+    """Where the launch's messages go (a rich Console in the CLI)."""
+
+    def print(self, *objects: Any) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -112,25 +117,37 @@ def _how_it_ended(exitcode: int) -> str:
     return f"exit code {exitcode}"
 
 
-def _watch(processes: list[Any], study: Any, console: Console) -> None:
-    with Live(status_table(study_status(study)), console=console, auto_refresh=False) as live:
-        while any(p.is_alive() for p in processes):
-            time.sleep(1.0)
-            live.update(status_table(study_status(study)), refresh=True)
-        live.update(status_table(study_status(study)), refresh=True)
+def _watch(processes: list[Any], study: Any, on_status: OnStatus | None) -> None:
+    """Wait for the workers, handing the study's status to `on_status` every second."""
+    while any(p.is_alive() for p in processes):
+        if on_status is not None:
+            on_status(study_status(study))
+        time.sleep(1.0)
+    if on_status is not None:
+        on_status(study_status(study))
 
 
-def launch(request: LaunchRequest, settings: Settings, console: Console) -> dict[str, Any]:
+def launch(
+    request: LaunchRequest,
+    settings: Settings,
+    console: Printer,
+    on_status: OnStatus | None = None,
+) -> dict[str, Any]:
     """Run the study to its budget. Returns the final status.
+
+    `console` gets the launch's messages; `on_status`, the study's status every second while
+    the workers run (the CLI's live table).
 
     Raises KeyboardInterrupt on Ctrl-C or SIGTERM (after stopping the workers and ending the
     launch in the catalog), WorkersFailed when a worker process ended with an error.
     """
     with stop_signals_interrupt():  # `kill` or `docker stop` must clean up as Ctrl-C does
-        return _launch(request, settings, console)
+        return _launch(request, settings, console, on_status)
 
 
-def _launch(request: LaunchRequest, settings: Settings, console: Console) -> dict[str, Any]:
+def _launch(
+    request: LaunchRequest, settings: Settings, console: Printer, on_status: OnStatus | None
+) -> dict[str, Any]:
     config, text = load_study_file(request.study_file)  # a bad file stops here: nothing written
     n_trials = request.n_trials or config.budget.n_trials
     probe_storage(settings.optuna_url)  # a bad or unreachable URL: refused before any write
@@ -148,7 +165,7 @@ def _launch(request: LaunchRequest, settings: Settings, console: Console) -> dic
     catalog, launch_id = _record_launch(config, text, request, settings, n_trials, fingerprint)
     exit_status = 1
     try:
-        status = _run(request, settings, console, config, text, n_trials)
+        status = _run(request, settings, console, on_status, config, text, n_trials)
         exit_status = 0
     except KeyboardInterrupt:
         exit_status = 130
@@ -173,7 +190,8 @@ def _study_status(exit_status: int, workers: int) -> str:
 def _run(
     request: LaunchRequest,
     settings: Settings,
-    console: Console,
+    console: Printer,
+    on_status: OnStatus | None,
     config: StudyConfig,
     text: str,
     n_trials: int,
@@ -193,7 +211,7 @@ def _run(
     processes: list[Any] = []
     try:
         _start_workers(request, config, settings, processes)
-        _watch(processes, study, console)
+        _watch(processes, study, on_status)
     finally:
         _stop(processes)
         if tracker is not None:
@@ -211,7 +229,7 @@ def _record_launch(
     fingerprint: str | None,
 ) -> tuple[Any, int]:
     """The catalog refuses a changed config (unless allowed) before any other store is touched."""
-    from hpsearch.catalog import open_catalog
+    from hpsearch.catalog import open_catalog  # SQLAlchemy models: after the checks
 
     catalog = open_catalog(settings)
     try:
@@ -231,14 +249,14 @@ def _record_launch(
 
 
 def _tracker(name: str, settings: Settings) -> StudyTracker:
-    from hpsearch.tracking import StudyTracker
+    from hpsearch.tracking import StudyTracker  # MLflow: only when tracking
 
     return StudyTracker(name, settings.mlflow_uri, settings.artifact_root)
 
 
-def _summarise(tracker: StudyTracker, study: Any, settings: Settings, console: Console) -> None:
+def _summarise(tracker: StudyTracker, study: Any, settings: Settings, console: Printer) -> None:
     """The study summary on the parent run; a failure here must not hide the study's outcome."""
-    from hpsearch.catalog import open_catalog
+    from hpsearch.catalog import open_catalog  # SQLAlchemy models: after the checks
 
     with open_catalog(settings) as catalog:
         catalog.set_experiment_id(study.study_name, tracker.experiment_id)

@@ -1,4 +1,6 @@
-"""What a study looks like right now: counts by state and the best trial, as data and as a table."""
+"""What a study looks like right now: counts by state and the best trial, as data.
+
+hpsearch.cli_views draws it."""
 
 from __future__ import annotations
 
@@ -6,7 +8,6 @@ from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial
-from rich.table import Table
 
 from hpsearch import private_apis
 from hpsearch.ranking import best_trial
@@ -43,24 +44,3 @@ def _best(study: optuna.Study) -> FrozenTrial | None:
     storage = rows.backend(study)
     tied = [storage.get_trial(i) for i in rows.top_value_ids(storage, private_apis.study_id(study))]
     return best_trial(tied, study_dims(study))
-
-
-def status_table(status: dict[str, Any]) -> Table:
-    title = f"study {status['study']}: {status['finished']}/{status['n_trials']} finished"
-    table = Table(title=title, show_header=True)
-    for column in ("running", "complete", "pruned", "failed", "waiting", "best val_accuracy"):
-        table.add_column(column, justify="right")
-    best = status["best"]
-    best_text = "-" if best is None else f"{best['val_accuracy']:.4f} (trial {best['trial']})"
-    table.add_row(
-        *(str(status[key]) for key in ("running", "complete", "pruned", "failed", "waiting")),
-        best_text,
-    )
-    if best is not None:
-        params = ", ".join(f"{k}={_short(v)}" for k, v in sorted(best["params"].items()))
-        table.caption = f"best parameters: {params}"
-    return table
-
-
-def _short(value: Any) -> str:
-    return f"{value:.3g}" if isinstance(value, float) else str(value)

@@ -198,3 +198,8 @@ def load_existing_study(name: str, storage: RDBStorage) -> optuna.Study:
         names = sorted(s.study_name for s in storage.get_all_studies())
         known = ", ".join(names) if names else "none"
         raise UserError(f"no study named {name!r} in this storage (studies: {known})") from None
+
+
+def open_study(name: str, url: str) -> optuna.Study:
+    """The study `name` in the existing storage at `url`; one line if either is missing."""
+    return load_existing_study(name, open_existing_storage(url))
