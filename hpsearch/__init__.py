@@ -1,17 +1,26 @@
-"""hpsearch: hyperparameter search for a from-scratch NumPy MLP."""
+"""hpsearch: hyperparameter search for a from-scratch NumPy MLP.
+
+    import hpsearch
+    model = hpsearch.load_model("models:/fashion-mnist@champion")   # or runs:/ID/model, a folder
+
+`load_model` is hpsearch.registry.load_model, loaded on first use: `import hpsearch` (and the
+CLI's start-up) must not import MLflow.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import importlib
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
+
+__version__ = metadata.version("hpsearch")  # pyproject.toml's, as installed
+__all__ = ["__version__", "load_model"]
 
 if TYPE_CHECKING:
-    from hpsearch.nn import MLP
-
-__version__ = "0.1.0"
+    from hpsearch.registry import load_model
 
 
-def load_model(ref: str, *, tracking_uri: str | None = None) -> MLP:
-    """The trained MLP behind `models:/NAME@champion`, `runs:/ID/model` or a local folder."""
-    from hpsearch.registry import load_model as _load
-
-    return _load(ref, tracking_uri=tracking_uri)
+def __getattr__(name: str) -> Any:
+    if name == "load_model":
+        return importlib.import_module("hpsearch.registry").load_model
+    raise AttributeError(f"module 'hpsearch' has no attribute {name!r}")

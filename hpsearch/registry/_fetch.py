@@ -32,8 +32,8 @@ from hpsearch import stores
 from hpsearch.errors import UserError
 from hpsearch.nn import MLP, model_sha256, weights_sha256
 from hpsearch.registry import _tags as R
-from hpsearch.registry._load import MLMODEL, USAGE
 from hpsearch.registry._paths import check_artifact_path, safe_destination
+from hpsearch.registry._refs import MLMODEL, USAGE
 from hpsearch.settings import mask_password
 from hpsearch.tracking import _tags as T
 from hpsearch.tracking.flavor import load_mlp, mlp_dir
@@ -281,8 +281,8 @@ def fetch_model(source: ModelSource, dest: Path, *, tracking_uri: str) -> str:
 def load_registered(ref: str, tracking_uri: str | None = None) -> MLP:
     """The MLP behind a models:/ or runs:/ reference, downloaded to a temporary folder and
     verified. `tracking_uri` defaults to the settings' (MLFLOW_TRACKING_URI or the home's)."""
-    from hpsearch.settings import get_settings
-    from hpsearch.tracking._store import open_client
+    from hpsearch.settings import get_settings  # only without an explicit tracking URI
+    from hpsearch.tracking._store import open_client  # MLflow: after the ref is checked
 
     check_ref(ref)
     uri = tracking_uri or get_settings().mlflow_uri

@@ -10,15 +10,7 @@ from pathlib import Path
 from hpsearch.errors import UserError
 from hpsearch.nn import MLP
 from hpsearch.nn import load_model as load_model_dir
-
-MLMODEL = "MLmodel"
-# where hpsearch.tracking.flavor puts the MLP inside a pyfunc model folder (a test keeps the
-# two in step; importing it here would import MLflow)
-MLP_SUBDIR = Path("data") / "mlp"
-USAGE = (
-    "expected models:/NAME@ALIAS, models:/NAME/VERSION, models:/m-ID (a logged model), "
-    "runs:/RUN_ID/model or a folder"
-)
+from hpsearch.registry._refs import MLMODEL, MLP_SUBDIR, USAGE
 
 
 def load_model(ref: str | Path, *, tracking_uri: str | None = None) -> MLP:
@@ -34,7 +26,7 @@ def load_model(ref: str | Path, *, tracking_uri: str | None = None) -> MLP:
     """
     text = str(ref)
     if text.startswith(("models:/", "runs:/")):
-        from hpsearch.registry._fetch import load_registered
+        from hpsearch.registry._fetch import load_registered  # MLflow: only for references
 
         return load_registered(text, tracking_uri)
     path = Path(ref)

@@ -8,8 +8,9 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-import hpsearch
 from hpsearch.tracking._tags import GIT_COMMIT
+
+_PACKAGE_DIR = Path(__file__).resolve().parents[1]  # hpsearch/, inside the repository if any
 
 _PACKAGES = ("numpy", "optuna", "mlflow")
 
@@ -24,10 +25,9 @@ def _version(package: str) -> str:
 @functools.cache
 def git_commit() -> str | None:
     """HEAD of the repository holding the hpsearch package, or None (installed wheel, no git)."""
-    package_dir = Path(hpsearch.__file__).resolve().parent
     try:
         done = subprocess.run(
-            ["git", "-C", str(package_dir), "rev-parse", "HEAD"],
+            ["git", "-C", str(_PACKAGE_DIR), "rev-parse", "HEAD"],
             capture_output=True,
             text=True,
             timeout=5,
@@ -49,7 +49,7 @@ def _user() -> str:
 @functools.cache
 def provenance_tags() -> dict[str, str]:
     """Tags every trial run carries; computed once per process (git is a subprocess)."""
-    tags = {"hpsearch.version": hpsearch.__version__}
+    tags = {"hpsearch.version": _version("hpsearch")}  # the installed distribution's
     tags |= {f"hpsearch.{name}_version": _version(name) for name in _PACKAGES}
     # mlflow.* system tags: the UI shows them in its "Source", "User" and "Git commit" fields
     tags["mlflow.user"] = _user()

@@ -31,6 +31,7 @@ from hpsearch.nn import MLP, load_model, save_model
 LOADER_MODULE = "hpsearch.tracking.flavor"
 DATA_SUBDIR = "mlp"  # MLflow copies it to <model>/data/mlp
 MODEL_NAME = "model"  # the logged model's name: MLflow resolves runs:/RUN_ID/model by it
+MLP_SUBDIR = Path("data") / DATA_SUBDIR  # the MLP inside a model folder
 
 
 class PixelClassifier:
@@ -57,7 +58,7 @@ def _load_pyfunc(path: str) -> PixelClassifier:
 
 def signature(input_dim: int) -> Any:
     """float32 pixels (-1, input_dim) -> int64 labels (-1,), as tensor specs."""
-    from mlflow.models import ModelSignature
+    from mlflow.models import ModelSignature  # MLflow: loading a model folder must not need it
     from mlflow.types.schema import Schema, TensorSpec
 
     inputs = Schema([TensorSpec(np.dtype(np.float32), (-1, input_dim))])
@@ -82,7 +83,7 @@ def save_pyfunc_model(model: MLP, path: Path, input_example: np.ndarray) -> str:
 
     `input_example` is (n, input_dim) pixels, stored as JSON next to the MLmodel file.
     """
-    import mlflow.pyfunc
+    import mlflow.pyfunc  # MLflow: loading a model folder must not need it
 
     with _staged(model) as (staging, sha256):
         mlflow.pyfunc.save_model(str(path), **_pyfunc_args(model, staging, input_example))
@@ -144,14 +145,14 @@ def _quiet(logger_name: str) -> Iterator[None]:
 def _requirements() -> list[str]:
     """Pinned versions of what loading needs. hpsearch itself is not on PyPI, so it is left out:
     serve with `--env-manager local` from an environment where hpsearch is installed."""
-    import mlflow
+    import mlflow  # MLflow: loading a model folder must not need it
 
     return [f"mlflow=={mlflow.__version__}", f"numpy=={np.__version__}"]
 
 
 def mlp_dir(model_path: Path) -> Path:
     """The folder holding weights.npz and architecture.json inside a downloaded pyfunc model."""
-    return Path(model_path) / "data" / DATA_SUBDIR
+    return Path(model_path) / MLP_SUBDIR
 
 
 def load_mlp(model_path: Path) -> MLP:
