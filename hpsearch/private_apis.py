@@ -33,7 +33,7 @@ def backend_of(storage: BaseStorage) -> BaseStorage:
 
 def optuna_trial_tables() -> tuple[sa.Table, sa.Table, sa.Table]:
     """Optuna's trials, trial_system_attributes and trial_values tables (its versioned schema)."""
-    from optuna.storages._rdb import models
+    from optuna.storages._rdb import models  # here: importing this module costs nothing
 
     return (
         models.TrialModel.__table__,
@@ -44,7 +44,7 @@ def optuna_trial_tables() -> tuple[sa.Table, sa.Table, sa.Table]:
 
 def finite_value_type() -> object:
     """The value_type of a finite objective value in trial_values."""
-    from optuna.storages._rdb import models
+    from optuna.storages._rdb import models  # here: importing this module costs nothing
 
     return models.TrialValueModel.TrialValueType.FINITE
 
@@ -65,6 +65,7 @@ def forget_cached_trials(study: optuna.Study) -> None:
 
 def heartbeat_interval(storage: BaseStorage) -> int | None:
     """The storage's heartbeat interval in seconds; None when it keeps no heartbeats."""
+    # here: importing this module costs nothing
     from optuna.storages._heartbeat import BaseHeartbeat
 
     return storage.get_heartbeat_interval() if isinstance(storage, BaseHeartbeat) else None
@@ -86,33 +87,33 @@ def stale_trial_ids(study: optuna.Study) -> list[int]:
 
 def mlflow_head_revision() -> str:
     """The newest revision of MLflow's own migrations."""
-    from mlflow.store.db import utils
+    from mlflow.store.db import utils  # MLflow takes seconds: only when asked
 
     return str(utils._get_latest_schema_revision())
 
 
 def mlflow_schema_version(engine: sa.Engine) -> str | None:
     """MLflow's revision in `alembic_version`, None when there is none; read-only."""
-    from mlflow.store.db import utils
+    from mlflow.store.db import utils  # MLflow takes seconds: only when asked
 
     return utils._get_schema_version(engine)
 
 
 def mlflow_is_empty(engine: sa.Engine) -> bool:
-    from mlflow.store.db import utils
+    from mlflow.store.db import utils  # MLflow takes seconds: only when asked
 
     return bool(utils._is_empty_database(engine))
 
 
 def mlflow_create_tables(engine: sa.Engine) -> None:
     """What MLflow does on first use of an empty database: its tables, stamped at head."""
-    from mlflow.store.db import utils
+    from mlflow.store.db import utils  # MLflow takes seconds: only when asked
 
     utils._initialize_tables(engine)
 
 
 def mlflow_upgrade(engine: sa.Engine) -> None:
     """What `mlflow db upgrade` does."""
-    from mlflow.store.db import utils
+    from mlflow.store.db import utils  # MLflow takes seconds: only when asked
 
     utils._upgrade_db(engine)

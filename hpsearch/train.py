@@ -226,7 +226,7 @@ class _CurvesFigure:
     """
 
     def __init__(self) -> None:
-        from matplotlib.figure import Figure
+        from matplotlib.figure import Figure  # matplotlib: only when a plot is drawn
 
         self.figure = Figure(figsize=(10, 4))
         self.axes = self.figure.subplots(1, 2)

@@ -121,7 +121,7 @@ def _database_identity(url: str) -> tuple[str, ...] | None:
 
 def upgrade_optuna(url: str) -> str:
     """What `optuna storage upgrade` does, under our lock."""
-    import optuna
+    import optuna  # Optuna (slow to import) only for its own migration
 
     engine = migration_engine(url)
     try:

@@ -11,6 +11,7 @@ from hpsearch.nn._activations import get_activation
 from hpsearch.nn._architecture import Architecture
 from hpsearch.nn._init import init_weight, resolve_init
 from hpsearch.nn._layers import Dense, Dropout
+from hpsearch.nn._losses import softmax
 from hpsearch.nn._parameter import Parameter, pack
 
 _MAX_CACHED_BATCH_SIZES = 4
@@ -99,8 +100,6 @@ class MLP:
 
     def predict_proba(self, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
         """Class probabilities (N, C), computed in batches so memory stays bounded."""
-        from hpsearch.nn._losses import softmax
-
         out = np.empty((len(X), self.arch.n_classes), self.dtype)
         for start in range(0, len(X), batch_size):
             out[start : start + batch_size] = softmax(self.forward(X[start : start + batch_size]))

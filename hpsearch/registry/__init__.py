@@ -33,6 +33,6 @@ def best(
 
     See hpsearch.registry._best.best.
     """
-    from hpsearch.registry._best import best as run_best
+    from hpsearch.registry._best import best as run_best  # Optuna and MLflow: only for `best`
 
     return run_best(settings, study_name, out=out, register=register, force=force)

@@ -46,7 +46,7 @@ def pick_best(study: optuna.Study, input_dim: int, n_classes: int) -> FrozenTria
 
 
 def _load_study(settings: Settings, study_name: str) -> tuple[optuna.Study, Splits]:
-    from hpsearch.study.config import load_study_config
+    from hpsearch.study.config import load_study_config  # the study floor, only for `best`
     from hpsearch.study.storage import load_existing_study, open_existing_storage
 
     study = load_existing_study(study_name, open_existing_storage(settings.optuna_url))
@@ -108,7 +108,7 @@ def best(
     Keys: study, trial, run_id, model_uri, version, val_accuracy, test_accuracy, path, message,
     champion (the version the alias points at). Every failure a user can cause is a UserError.
     """
-    from hpsearch.tracking._store import open_client
+    from hpsearch.tracking._store import open_client  # MLflow: after the cheap checks
 
     destination = check_out(out) if out is not None else None
     study, splits = _load_study(settings, study_name)

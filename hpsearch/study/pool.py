@@ -118,7 +118,7 @@ def refuse_below_run(study: optuna.Study, n_trials: int) -> None:
 def check_budget(storage_url: str, study_name: str, n_trials: int) -> None:
     """`refuse_other_direction` and `refuse_below_run` for launch to call before it writes
     anything; no study: nothing to do."""
-    from hpsearch.study.storage import open_existing_storage
+    from hpsearch.study.storage import open_existing_storage  # storage imports the pool's callers
 
     try:
         storage = open_existing_storage(storage_url)

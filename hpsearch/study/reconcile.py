@@ -29,7 +29,7 @@ from hpsearch.study.storage import load_existing_study, open_existing_storage, w
 if TYPE_CHECKING:
     from mlflow.entities import Run
 
-    from hpsearch.tracking import StudyTracker
+    from hpsearch.tracking import StudyTracker  # MLflow: only when its store exists
 
 log = logging.getLogger("hpsearch.reconcile")
 STALE_REASON = "its worker stopped sending heartbeats (crashed or killed)"
@@ -184,8 +184,8 @@ def _retries(study: optuna.Study) -> int:
 
 def _existing_tracker(settings: Settings, study_name: str) -> StudyTracker | None:
     """The study's tracker when its MLflow experiment exists; reconcile never creates one."""
-    from hpsearch.tracking import StudyTracker
-    from hpsearch.tracking._store import open_client
+    from hpsearch.tracking import StudyTracker  # MLflow: only when its store exists
+    from hpsearch.tracking._store import open_client  # MLflow: only when its store exists
 
     if not stores.exists(settings.mlflow_uri):  # no MLflow store: nothing to end
         return None

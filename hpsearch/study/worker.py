@@ -36,7 +36,7 @@ from hpsearch.study.storage import load_existing_study, open_existing_storage
 from hpsearch.study.trial_loop import next_trial, run_trial, start_trial
 
 if TYPE_CHECKING:
-    from hpsearch.tracking import StudyTracker
+    from hpsearch.tracking import StudyTracker  # MLflow: only when tracking
 
 __all__ = ["WorkerOptions", "preflight", "run_worker", "stop_signals_interrupt", "worker_process"]
 
@@ -130,7 +130,7 @@ def run_worker(options: WorkerOptions) -> int:
 def _tracker(options: WorkerOptions) -> StudyTracker | None:
     if options.tracking_uri is None:
         return None
-    from hpsearch.tracking import StudyTracker
+    from hpsearch.tracking import StudyTracker  # MLflow: only when tracking
 
     return StudyTracker(options.study_name, options.tracking_uri, options.artifact_root)
 

@@ -32,7 +32,7 @@ def state_counts(study: optuna.Study) -> dict[str, float]:
 
 
 def _plots() -> dict[str, Callable[..., Any]]:
-    from optuna.visualization import matplotlib as vis
+    from optuna.visualization import matplotlib as vis  # matplotlib: only for the summary
 
     return {
         "optimization_history.png": vis.plot_optimization_history,
@@ -45,7 +45,7 @@ def _plots() -> dict[str, Callable[..., Any]]:
 def write_summary_files(study: optuna.Study, folder: Path) -> list[str]:
     """Write trials.csv and the PNGs that can be drawn; return the names written."""
 
-    from hpsearch.tracking.plots import save_figure
+    from hpsearch.tracking.plots import save_figure  # matplotlib: only for the summary
 
     written = []
     study.trials_dataframe().to_csv(folder / TRIALS_CSV, index=False)

@@ -196,6 +196,7 @@ class StudyTracker:
         return str(number)
 
     def _plot_trial(self, result: TrainResult, splits: Splits, folder: Path) -> None:
+        # matplotlib: only for a finished trial
         from hpsearch.tracking.plots import confusion_matrix, plot_confusion_matrix
         from hpsearch.train import plot_learning_curves  # matplotlib: imported only when needed
 

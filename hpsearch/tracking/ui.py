@@ -107,6 +107,7 @@ def _allowed_hosts(host: str, port: int) -> list[str]:
     Passing the flag replaces MLflow's defaults (localhost and private networks), so they are
     kept; a user's own MLFLOW_SERVER_ALLOWED_HOSTS wins over all of this.
     """
+    # MLflow: only for a remote bind
     from mlflow.server.security_utils import get_default_allowed_hosts
 
     names = {host}
