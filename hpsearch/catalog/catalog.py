@@ -129,23 +129,10 @@ class Catalog:
         with self._sessions.begin() as session:
             study = _find(session, name)
             if study is None:
-                study = Study(
-                    name=name,
-                    config_yaml=config_yaml,
-                    config_sha256=sha,
-                    status="created",
-                    created_at=now,
-                )
+                study = Study(name=name, config_yaml=config_yaml, config_sha256=sha,
+                              status="created", created_at=now)  # fmt: skip
                 session.add(study)
-                session.add(
-                    StudyVersion(
-                        study=study,
-                        version=1,
-                        config_yaml=config_yaml,
-                        config_sha256=sha,
-                        created_at=now,
-                    )
-                )
+                session.add(_version(study, 1, config_yaml, sha, now))
             elif study.config_sha256 != sha:
                 if not allow_changed:
                     raise ConfigChangedError(
@@ -154,15 +141,7 @@ class Catalog:
                         "or pass --allow-changed-config to record the new version"
                     )
                 study.config_yaml, study.config_sha256 = config_yaml, sha
-                session.add(
-                    StudyVersion(
-                        study=study,
-                        version=len(study.versions) + 1,
-                        config_yaml=config_yaml,
-                        config_sha256=sha,
-                        created_at=now,
-                    )
-                )
+                session.add(_version(study, len(study.versions) + 1, config_yaml, sha, now))
             study.storage_url = mask_password(storage_url)
             if dataset_fingerprint is not None:
                 study.dataset_fingerprint = dataset_fingerprint
@@ -262,6 +241,12 @@ def open_catalog(settings: Settings) -> Catalog:
         return Catalog(sa.create_engine(url, connect_args={"timeout": 30}))
     check_catalog_current(url)
     return Catalog(sa.create_engine(url, pool_pre_ping=True))
+
+
+def _version(study: Study, number: int, config_yaml: str, sha: str, now: datetime) -> StudyVersion:
+    return StudyVersion(
+        study=study, version=number, config_yaml=config_yaml, config_sha256=sha, created_at=now
+    )
 
 
 def _find(session: Session, name: str) -> Study | None:

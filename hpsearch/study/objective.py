@@ -100,19 +100,7 @@ class Objective:
             log_epoch = self.tracker.epoch_callback(run_id)
             callbacks.insert(0, retrying(log_epoch, f"logging the epochs of run {run_id}"))
         try:
-            timed = _Timed(callbacks)
-            started = time.perf_counter()
-            result = train(train_config, self.splits, [timed])
-            # the trainer's own share of the trial; the rest (reporting, MLflow, claiming) is
-            # orchestration, which benchmarks/scale.py follows as a study grows
-            train_seconds = round(time.perf_counter() - started - timed.seconds, 4)
-            # the size breaks ties between best trials (hpsearch.ranking)
-            outcome = {
-                A.HISTORY: history_attr(result),
-                A.TRAIN_SECONDS: train_seconds,
-                A.N_PARAMS: result.model.arch.n_params,
-            }
-            set_user_attrs(trial, outcome)
+            result = self._train(trial, train_config, callbacks)
             return self._finish(trial, run_id, result, pruning)
         except optuna.TrialPruned:
             raise
@@ -137,6 +125,22 @@ class Objective:
         seconds = expected_seconds(finished, config.hidden, config.epochs, dims)
         if seconds is not None and time.monotonic() + seconds > self.deadline:
             raise WouldOverrun(seconds)
+
+    def _train(self, trial: optuna.Trial, config: TrainConfig, callbacks: list[Any]) -> TrainResult:
+        """Train, then keep on the trial what replay, the best-trial rule and benchmarks read."""
+        timed = _Timed(callbacks)
+        started = time.perf_counter()
+        result = train(config, self.splits, [timed])
+        # the trainer's own share of the trial; the rest (reporting, MLflow, claiming) is
+        # orchestration, which benchmarks/scale.py follows as a study grows
+        train_seconds = round(time.perf_counter() - started - timed.seconds, 4)
+        outcome = {
+            A.HISTORY: history_attr(result),
+            A.TRAIN_SECONDS: train_seconds,
+            A.N_PARAMS: result.model.arch.n_params,  # breaks ties between best trials
+        }
+        set_user_attrs(trial, outcome)
+        return result
 
     def _start_run(self, trial: optuna.Trial, resolved: dict[str, Any], seed: int) -> str | None:
         """The trial's MLflow run, linked both ways (run tags <-> trial attribute)."""
