@@ -187,11 +187,10 @@ def test_the_split_has_its_own_seed_and_predict_uses_the_stored_one(tmp_path: Pa
     the split with seed 0 and fraction 0.1. Now the split is the model's own."""
     from hpsearch.standalone import predict_command, train_and_save
 
-    one = train_and_save(_train_request(1), tmp_path / "one", None, show_progress=False)
-    two = train_and_save(_train_request(2), tmp_path / "two", None, show_progress=False)
+    one = train_and_save(_train_request(1), tmp_path / "one", None)
+    two = train_and_save(_train_request(2), tmp_path / "two", None)
     assert one["dataset_fingerprint"] == two["dataset_fingerprint"]  # --seed leaves the split
-    other = train_and_save(_train_request(1, split_seed=5), tmp_path / "o", None,
-                           show_progress=False)  # fmt: skip
+    other = train_and_save(_train_request(1, split_seed=5), tmp_path / "o", None)
     assert other["dataset_fingerprint"] != one["dataset_fingerprint"]
     for split, key in (("val", "val_accuracy"), ("train", None)):
         got = predict_command(str(tmp_path / "one"), dataset="digits", split=split, images=None,
@@ -208,7 +207,7 @@ def test_predict_val_or_train_refuses_a_model_without_its_split(tmp_path: Path) 
     from hpsearch.errors import UserError
     from hpsearch.standalone import predict_command, train_and_save
 
-    train_and_save(_train_request(0), tmp_path / "m", None, show_progress=False)
+    train_and_save(_train_request(0), tmp_path / "m", None)
     bare = tmp_path / "bare"
     bare.mkdir()
     for name in ("weights.npz", "architecture.json"):

@@ -5,7 +5,7 @@ Stored studies carry these names: changing one orphans what older versions wrote
 
 from __future__ import annotations
 
-from hpsearch import ranking
+from hpsearch import ranking, trial_counts
 
 # study user attributes
 CONFIG = "hpsearch.config"  # the study file's exact text
@@ -28,8 +28,8 @@ LAUNCH_NUMBER = "launch"  # the study's LAUNCH when the trial was sampled
 SAMPLER_SEED = "sampler_seed"  # with LAUNCH_NUMBER: how to sample the trial's point again
 TRAIN_SECONDS = "train_seconds"  # the trainer's own share of the trial (benchmarks/scale.py)
 
-# trial system attributes that take a trial out of the budget count
-RETRY_OF = "failed_trial"  # Optuna's retry callback's: the number of the trial this one retries
-CANCELLED = "hpsearch.cancelled"  # an empty slot given back when the budget was lowered
+# trial system attributes that take a trial out of the finished count (hpsearch.trial_counts)
+RETRY_OF = trial_counts.RETRY_OF
+CANCELLED = trial_counts.CANCELLED
 # not counted, but marking: a trial failed for a crash (not by its own error), owed one retry
 RETRY_DUE = "hpsearch.retry_due"

@@ -4,31 +4,26 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpsearch.tracking._tags import TRIALS_CSV
+from hpsearch.trial_counts import count
 
 if TYPE_CHECKING:
     import optuna
 
 log = logging.getLogger(__name__)
 
-_STATE_METRICS = {
-    "COMPLETE": "n_complete",
-    "PRUNED": "n_pruned",
-    "FAIL": "n_fail",
-    "RUNNING": "n_running",
-    "WAITING": "n_waiting",
-}
-
 
 def state_counts(study: optuna.Study) -> dict[str, float]:
-    """{"n_complete": 3.0, "n_pruned": 1.0, ...}: every state, zero when absent."""
-    counts = Counter(trial.state.name for trial in study.get_trials(deepcopy=False))
-    return {metric: float(counts.get(state, 0)) for state, metric in _STATE_METRICS.items()}
+    """{"n_complete": 3.0, "n_pruned": 1.0, ...}: every state (n_fail: every FAIL row)."""
+    c = count(study.get_trials(deepcopy=False))
+    fail_rows = c.failed + c.retried + c.cancelled
+    return {"n_complete": float(c.complete), "n_pruned": float(c.pruned),
+            "n_fail": float(fail_rows), "n_running": float(c.running),
+            "n_waiting": float(c.waiting)}  # fmt: skip
 
 
 def _plots() -> dict[str, Callable[..., Any]]:
