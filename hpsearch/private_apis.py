@@ -117,3 +117,14 @@ def mlflow_upgrade(engine: sa.Engine) -> None:
     from mlflow.store.db import utils  # MLflow takes seconds: only when asked
 
     utils._upgrade_db(engine)
+
+
+# -- MLflow's fluent API -------------------------------------------------------------------
+
+
+def mlflow_explicit_tracking_uri() -> str | None:
+    """The tracking URI set by `mlflow.set_tracking_uri`, None when only the environment or
+    the default applies (the public getter answers the same for both)."""
+    from mlflow.tracking._tracking_service import utils  # MLflow takes seconds: only when asked
+
+    return utils._tracking_uri

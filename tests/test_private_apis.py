@@ -111,3 +111,16 @@ def test_mlflow_schema_helpers_on_a_real_sqlite_database(tmp_path: Path) -> None
         assert private_apis.mlflow_schema_version(engine) == private_apis.mlflow_head_revision()
     finally:
         engine.dispose()
+
+
+def test_mlflow_records_an_explicitly_set_tracking_uri(tmp_path: Path) -> None:
+    import mlflow
+
+    before = private_apis.mlflow_explicit_tracking_uri()
+    uri = f"sqlite:///{tmp_path / 'x.db'}"
+    try:
+        mlflow.set_tracking_uri(uri)
+        assert private_apis.mlflow_explicit_tracking_uri() == uri
+    finally:
+        mlflow.set_tracking_uri(before)  # type: ignore[arg-type]
+    assert private_apis.mlflow_explicit_tracking_uri() == before

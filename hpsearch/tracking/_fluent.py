@@ -13,7 +13,8 @@ import os
 from collections.abc import Iterator
 
 import mlflow
-from mlflow.tracking._tracking_service import utils as _tracking_utils  # private: see below
+
+from hpsearch import private_apis
 
 _URI_VARIABLE = "MLFLOW_TRACKING_URI"
 
@@ -22,10 +23,10 @@ _URI_VARIABLE = "MLFLOW_TRACKING_URI"
 def tracking_uri(uri: str) -> Iterator[None]:
     """The process-wide tracking URI is `uri` inside the block.
 
-    `_tracking_utils._tracking_uri` is MLflow's own record of an explicitly set URI (None when
-    only the environment or the default applies); the public getter cannot tell those apart.
+    MLflow's own record of an explicitly set URI (None when only the environment or the default
+    applies) is private: the public getter cannot tell those apart.
     """
-    previous = _tracking_utils._tracking_uri
+    previous = private_apis.mlflow_explicit_tracking_uri()
     variable = os.environ.get(_URI_VARIABLE)
     mlflow.set_tracking_uri(uri)
     try:

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from hpsearch.nn import MLP, load_model, save_model
+from hpsearch.tracking._tags import WEIGHTS_SHA256
 
 LOADER_MODULE = "hpsearch.tracking.flavor"
 DATA_SUBDIR = "mlp"  # MLflow copies it to <model>/data/mlp
@@ -98,9 +99,7 @@ def log_trial_model(
     `step` (the best epoch) links the run's metrics at that step to the model; `tags` go on the
     logged model, with the weights' SHA-256 under the same tag name as on the run.
     """
-    import mlflow.pyfunc
-
-    from hpsearch.tracking._tags import WEIGHTS_SHA256
+    import mlflow.pyfunc  # MLflow: loading a model folder must not need it
 
     with _staged(model) as (staging, sha256):
         info = mlflow.pyfunc.log_model(
