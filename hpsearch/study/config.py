@@ -21,8 +21,9 @@ from hpsearch.limits import (
 )
 from hpsearch.study import attrs
 from hpsearch.study.config_errors import one_line
+from hpsearch.study.ranges import Strict
 from hpsearch.study.safe_yaml import YamlRefused, load_yaml
-from hpsearch.study.space import SearchSpace, Strict, check_enqueued
+from hpsearch.study.space import SearchSpace, check_enqueued
 from hpsearch.train import LR_SCHEDULES
 
 if TYPE_CHECKING:
