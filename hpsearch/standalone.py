@@ -20,7 +20,6 @@ from hpsearch.train import (
     LR_SCHEDULES,
     EpochMetrics,
     TrainConfig,
-    plot_learning_curves,
     train,
 )
 
@@ -117,6 +116,8 @@ def train_and_save(
         raise UserError(f"training diverged at epoch {len(result.history)}: lower --lr")
     out.mkdir(parents=True, exist_ok=True)
     sha256 = save_model(result.model, out)
+    from hpsearch.tracking.plots import plot_learning_curves  # matplotlib: `predict` needs none
+
     plot_learning_curves(result.history, out / "learning_curves.png")
     test_accuracy = float((result.model.predict(splits.x_test) == splits.y_test).mean())
     report = {

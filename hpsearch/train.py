@@ -5,13 +5,10 @@ It knows nothing of Optuna or MLflow: pruning and logging plug in as callbacks.
 
 from __future__ import annotations
 
-import functools
 import math
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -211,49 +208,3 @@ def train(config: TrainConfig, splits: Splits, callbacks: Sequence[Callback] = (
             break
     model.load_state_dict(best_state)
     return TrainResult(model, history, best_epoch, max(best_acc, 0.0), outcome, fastest)
-
-
-def plot_learning_curves(history: Sequence[EpochMetrics], path: Path) -> Path:
-    """Loss and accuracy per epoch, train and validation, as one PNG."""
-    return _curves_figure().save(history, path)
-
-
-class _CurvesFigure:
-    """The learning-curves figure, built once per process and refilled for every trial.
-
-    Building the axes, ticks and legends cost more than drawing them; a bare Figure (no pyplot
-    state) with fixed margins, since tight_layout alone cost more than a trial's metric logging.
-    """
-
-    def __init__(self) -> None:
-        from matplotlib.figure import Figure  # matplotlib: only when a plot is drawn
-
-        self.figure = Figure(figsize=(10, 4))
-        self.axes = self.figure.subplots(1, 2)
-        self.lines: dict[str, Any] = {}  # EpochMetrics field -> its Line2D
-        panels = (("loss", "Loss"), ("accuracy", "Accuracy"))
-        for ax, (metric, title) in zip(self.axes, panels, strict=True):
-            for prefix, label in (("train", "train"), ("val", "validation")):
-                (self.lines[f"{prefix}_{metric}"],) = ax.plot([], [], label=label)
-            ax.set(xlabel="epoch", ylabel=metric, title=title)
-            ax.legend()
-            ax.grid(alpha=0.3)
-        self.figure.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.92, wspace=0.2)
-        self.lock = threading.Lock()  # one figure, so one trial at a time draws it
-
-    def save(self, history: Sequence[EpochMetrics], path: Path) -> Path:
-        epochs = [m.epoch for m in history]
-        with self.lock:
-            for name, line in self.lines.items():
-                line.set_data(epochs, [getattr(m, name) for m in history])
-            for ax in self.axes:
-                ax.relim()
-                ax.autoscale_view()
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.figure.savefig(path, dpi=90)
-        return path
-
-
-@functools.cache
-def _curves_figure() -> _CurvesFigure:
-    return _CurvesFigure()

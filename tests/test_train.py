@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from hpsearch.data import load_splits
-from hpsearch.train import TrainConfig, minibatches, plot_learning_curves, train
+from hpsearch.tracking.plots import plot_learning_curves
+from hpsearch.train import TrainConfig, minibatches, train
 
 
 @pytest.fixture(scope="module")

@@ -197,8 +197,11 @@ class StudyTracker:
 
     def _plot_trial(self, result: TrainResult, splits: Splits, folder: Path) -> None:
         # matplotlib: only for a finished trial
-        from hpsearch.tracking.plots import confusion_matrix, plot_confusion_matrix
-        from hpsearch.train import plot_learning_curves  # matplotlib: imported only when needed
+        from hpsearch.tracking.plots import (
+            confusion_matrix,
+            plot_confusion_matrix,
+            plot_learning_curves,
+        )
 
         plot_learning_curves(result.history, folder / T.LEARNING_CURVES)
         predicted = result.model.predict(splits.x_val)
