@@ -20,6 +20,7 @@ from hpsearch.cli_app import (
     Timeout,
     TrackingUri,
     app,
+    checked,
     console,
     db_app,
     print_json,
@@ -28,6 +29,7 @@ from hpsearch.cli_app import (
 from hpsearch.cli_views import live_status, status_table
 from hpsearch.errors import UserError, error_line
 from hpsearch.limits import MAX_TRIALS
+from hpsearch.places import write_failure
 from hpsearch.settings import get_settings
 
 __all__ = ["app", "cli_models", "main"]  # cli_models: imported to register its commands
@@ -183,8 +185,8 @@ def db_upgrade(
     """Bring hpsearch's, Optuna's and MLflow's schemas to head (idempotent, one migrator)."""
     from hpsearch.catalog import upgrade_all
 
-    settings = get_settings(
-        database_url=database_url, storage_url=storage, tracking_uri=tracking_uri
+    settings = checked(
+        get_settings(database_url=database_url, storage_url=storage, tracking_uri=tracking_uri)
     )
     for schema, outcome in upgrade_all(settings).items():
         console.print(f"{schema}: {outcome}")
@@ -207,6 +209,12 @@ def main() -> None:
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
         if message:
             print(f"error: {message}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except Exception as exc:  # a place that cannot be written (full disk, read-only): one line
+        failure = write_failure(exc)
+        if failure is None:
+            raise
+        print(f"error: {error_line(failure)}", file=sys.stderr)
         raise SystemExit(2) from None
     if code == 130:
         print("interrupted", file=sys.stderr)

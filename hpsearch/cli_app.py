@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from hpsearch.limits import MAX_SEED, MAX_TIMEOUT_SECONDS
+from hpsearch.places import check_writable_folder, uses_home
 from hpsearch.settings import Settings, get_settings
 
 app = typer.Typer(
@@ -39,7 +40,14 @@ DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Folder with th
 
 
 def settings_for(storage: str | None = None, tracking_uri: str | None = None) -> Settings:
-    return get_settings(storage_url=storage, tracking_uri=tracking_uri)
+    return checked(get_settings(storage_url=storage, tracking_uri=tracking_uri))
+
+
+def checked(settings: Settings) -> Settings:
+    """HPSEARCH_HOME must be a writable folder (or creatable) when a store lives there."""
+    if uses_home(settings):
+        check_writable_folder(settings.home, "HPSEARCH_HOME")
+    return settings
 
 
 def print_json(payload: dict[str, Any]) -> None:

@@ -24,6 +24,7 @@ from hpsearch.cli_app import (
 from hpsearch.cli_views import epoch_bar
 from hpsearch.errors import UserError
 from hpsearch.limits import MAX_SEED
+from hpsearch.places import check_writable_folder
 
 
 @app.command()
@@ -72,6 +73,7 @@ def train(
         train_subset=train_subset,
         split_seed=split_seed,
     )
+    check_writable_folder(out, "--out")  # before training, not after
     with epoch_bar(request.config.epochs, shown=not json_output) as on_epoch:
         report = train_and_save(request, out, data_dir, on_epoch=on_epoch)
     if json_output:

@@ -62,7 +62,14 @@ def _begin_immediate(engine: sa.Engine) -> None:
 
 
 def is_transient(exc: BaseException) -> bool:
-    """True when `exc` (or what caused it) says the database is unreachable or busy right now."""
+    """True when `exc` (or what caused it) says the database is unreachable or busy right now.
+
+    A full disk or a read-only file is not "right now": retrying it only delays the one line.
+    """
+    from hpsearch.places import write_failure
+
+    if write_failure(exc) is not None:
+        return False
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, sa.exc.OperationalError | sa.exc.InterfaceError):
