@@ -18,6 +18,7 @@ from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
 from hpsearch import stores
 from hpsearch.errors import UPGRADE_COMMAND, UserError
+from hpsearch.places import write_failure
 from hpsearch.settings import mask_password
 
 UPGRADE_HINT = f"run `{UPGRADE_COMMAND}` first"
@@ -66,8 +67,6 @@ def is_transient(exc: BaseException) -> bool:
 
     A full disk or a read-only file is not "right now": retrying it only delays the one line.
     """
-    from hpsearch.places import write_failure
-
     if write_failure(exc) is not None:
         return False
     seen: BaseException | None = exc
