@@ -29,7 +29,9 @@ from hpsearch.places import check_writable_folder
 
 @app.command()
 def train(
-    dataset: Annotated[str, typer.Option(help="digits, mnist or fashion-mnist")],
+    dataset: Annotated[
+        str, typer.Option(help="digits, mnist, fashion-mnist, or a path to an IDX folder or .npz")
+    ],
     out: Annotated[Path, typer.Option(help="Folder for the model and its plot.")],
     hidden: Annotated[str, typer.Option(help="Widths of the hidden layers, e.g. 256,128")] = "256",
     activation: str = "relu",

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from hpsearch.data import DATASET_NAMES, load_image_files, load_splits
+from hpsearch.data import DATASET_NAMES, is_user_source, load_image_files, load_splits
 from hpsearch.errors import UserError
 from hpsearch.limits import MAX_EPOCHS, MAX_SEED
 from hpsearch.nn import ACTIVATIONS, LOSSES, MAX_DEPTH, MAX_WIDTH, MLP, OPTIMIZERS, save_model
@@ -28,6 +28,12 @@ def _allowed(name: str, value: str, allowed: Any) -> str:
     if value not in allowed:
         raise UserError(f"--{name}: unknown value {value!r}; allowed: {', '.join(sorted(allowed))}")
     return value
+
+
+def _known_dataset(dataset: str) -> None:
+    """A built-in name, or a path to the user's IDX folder or .npz (checked when loaded)."""
+    if not is_user_source(dataset):
+        _allowed("dataset", dataset, DATASET_NAMES)
 
 
 def _hidden(text: str) -> tuple[int, ...]:
@@ -63,7 +69,7 @@ class TrainRequest:
                  batch_size: int, l2: float, dropout: float, epochs: int, seed: int, loss: str,
                  lr_schedule: str, val_fraction: float, train_subset: int | None,
                  split_seed: int = 0) -> TrainRequest:  # fmt: skip
-        _allowed("dataset", dataset, DATASET_NAMES)
+        _known_dataset(dataset)
         _allowed("activation", activation, ACTIVATIONS)
         _allowed("optimizer", optimizer, OPTIMIZERS)
         _allowed("loss", loss, LOSSES)
@@ -186,6 +192,8 @@ def _read_split(path: Path) -> dict[str, Any] | None:
 
 
 def image_shape(model: MLP) -> tuple[int, int]:
+    if model.arch.image_shape is not None:  # trained on h x w images that are not square
+        return model.arch.image_shape
     side = math.isqrt(model.arch.input_dim)
     if side * side != model.arch.input_dim:
         raise UserError(f"model input of {model.arch.input_dim} pixels is not a square image")
@@ -211,7 +219,7 @@ def predict_command(
         predictions = model.predict(np.concatenate(blocks)).tolist()
         return {"images": names, "predictions": predictions}  # FILE[i]: image i of an IDX file
     assert dataset is not None
-    _allowed("dataset", dataset, DATASET_NAMES)
+    _known_dataset(dataset)
     _allowed("split", split, ("test", "val", "train"))
     splits = _splits_for(model_ref, dataset, split, data_dir)
     x, y = {"test": (splits.x_test, splits.y_test), "val": (splits.x_val, splits.y_val),

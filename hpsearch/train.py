@@ -96,6 +96,7 @@ class TrainConfig:
             dropout=self.dropout,
             init=self.init,
             dtype=self.dtype,
+            image_shape=_image_shape(splits),
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -208,3 +209,11 @@ def train(config: TrainConfig, splits: Splits, callbacks: Sequence[Callback] = (
             break
     model.load_state_dict(best_state)
     return TrainResult(model, history, best_epoch, max(best_acc, 0.0), outcome, fastest)
+
+
+def _image_shape(splits: Splits) -> tuple[int, int] | None:
+    """(h, w) for the model's file when the images are not square; None keeps it as before."""
+    height, width = splits.image_shape
+    if height == width or height * width != splits.input_dim:
+        return None
+    return (height, width)

@@ -1,4 +1,5 @@
-"""Datasets for the MLP: the IDX format, named datasets and their sources, splits, user images.
+"""Datasets for the MLP: the IDX format, named datasets and their sources, the user's own
+datasets (an IDX folder or an .npz), splits, user images.
 
 Imports neither Optuna nor MLflow: the trainer and the CLI sit above it.
 """
@@ -9,6 +10,7 @@ from hpsearch.data._idx import read_idx, write_idx
 from hpsearch.data._images import load_image_files, load_images
 from hpsearch.data._registry import DATASET_NAMES, dataset_dims
 from hpsearch.data._splits import Splits, load_splits, make_splits, release_loaded
+from hpsearch.data._user import is_user_source
 
 __all__ = [
     "DATASET_NAMES",
@@ -16,6 +18,7 @@ __all__ = [
     "DatasetError",
     "Splits",
     "dataset_dims",
+    "is_user_source",
     "load_dataset",
     "load_image_files",
     "load_images",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ _MEMORY = LRU(maxsize=2)  # Fashion-MNIST as float32 is about 220 MB
 _ARRAYS = ("x_train", "y_train", "x_test", "y_test")  # field order of Dataset
 _DIGITS_TEST_FRACTION = 0.2  # scikit-learn's digits has no official test set
 _DIGITS_SPLIT_SEED = 20240101  # fixed forever: the digits test set must never move
+DIGITS_SOURCE = "sklearn.datasets.load_digits"
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,6 +41,7 @@ class Dataset:
     y_test: np.ndarray  # (N_test,) int64
     n_classes: int
     image_shape: tuple[int, int]
+    source: str = ""  # where it came from: a file:// URI, or the loader of a bundled set
 
     @property
     def input_dim(self) -> int:
@@ -48,11 +51,16 @@ class Dataset:
 def load_dataset(
     name: str, data_dir: Path | None = None, *, allow_download: bool = True
 ) -> Dataset:
-    """Load a named dataset (one of `DATASET_NAMES`) from the first source that has it.
+    """Load a named dataset (one of `DATASET_NAMES`) from the first source that has it, or the
+    user's own: a path to a folder of IDX files or to an .npz (see hpsearch.data._user).
 
     Sources: `data_dir`, `$HPSEARCH_DATA_DIR`, the user cache, system dirs, then the mirrors
     (when `allow_download`). `digits` is bundled with scikit-learn and ignores `data_dir`.
     """
+    from hpsearch.data import _user  # it builds a Dataset: imported here, not at the top
+
+    if _user.is_user_source(name):
+        return _user.load_user_dataset(name)
     if name == "digits":
         return _digits()
     spec = IDX_DATASETS.get(name)
@@ -62,7 +70,8 @@ def load_dataset(
     key = source_key(paths)
     dataset = _MEMORY.get((name, key))
     if dataset is None:
-        dataset = _from_cache(spec, key) or _from_sources(spec, paths, key)
+        source = paths["x_train"].resolve().parent.as_uri()
+        dataset = _from_cache(spec, key, source) or _from_sources(spec, paths, key, source)
         _MEMORY.put((name, key), dataset)
     return dataset
 
@@ -72,11 +81,12 @@ def release_loaded() -> None:
     _MEMORY.clear()
 
 
-def _from_cache(spec: IdxSpec, key: str) -> Dataset | None:
+def _from_cache(spec: IdxSpec, key: str, source: str) -> Dataset | None:
     arrays = load_parsed(spec.name, key, _ARRAYS)
     if arrays is None:
         return None
-    dataset = Dataset(spec.name, **arrays, n_classes=spec.n_classes, image_shape=spec.image_shape)
+    dataset = Dataset(spec.name, **arrays, n_classes=spec.n_classes,
+                      image_shape=spec.image_shape, source=source)  # fmt: skip
     return _frozen(dataset) if _well_formed(dataset) else None
 
 
@@ -91,10 +101,10 @@ def _well_formed(dataset: Dataset) -> bool:
     )
 
 
-def _from_sources(spec: IdxSpec, paths: Mapping[str, Path], key: str) -> Dataset:
+def _from_sources(spec: IdxSpec, paths: Mapping[str, Path], key: str, source: str) -> Dataset:
     arrays = {array_name: read_idx(paths[array_name]) for array_name in _ARRAYS}
     _check(spec, arrays, paths)
-    dataset = _from_uint8(spec, arrays)
+    dataset = dataclasses.replace(_from_uint8(spec, arrays), source=source)
     store_parsed(spec.name, key, {name: getattr(dataset, name) for name in _ARRAYS})
     return dataset
 
@@ -151,7 +161,8 @@ def _digits() -> Dataset:
     rng = np.random.default_rng(_DIGITS_SPLIT_SEED)
     test, train = stratified_take(y, round(_DIGITS_TEST_FRACTION * len(y)), rng)
     return _frozen(
-        Dataset("digits", x[train], y[train], x[test], y[test], DIGITS_CLASSES, DIGITS_IMAGE_SHAPE)
+        Dataset("digits", x[train], y[train], x[test], y[test], DIGITS_CLASSES,
+                DIGITS_IMAGE_SHAPE, DIGITS_SOURCE)  # fmt: skip
     )
 
 

@@ -32,6 +32,7 @@ class Splits:
     y_test: np.ndarray  # (N_test,) int64
     n_classes: int
     image_shape: tuple[int, int]
+    source: str = ""  # the dataset's (hpsearch.data.Dataset.source)
 
     @property
     def input_dim(self) -> int:
@@ -84,6 +85,7 @@ def make_splits(
         y_test=dataset.y_test,
         n_classes=dataset.n_classes,
         image_shape=dataset.image_shape,
+        source=dataset.source,
     )
     for field in fields(splits):
         value = getattr(splits, field.name)

@@ -36,9 +36,12 @@ class Architecture:
     init: str = "auto"  # he for the relu family, xavier for sigmoid/tanh
     init_std: float = 0.01  # only for init="normal"
     dtype: str = "float32"  # float64 for gradient checks
+    image_shape: tuple[int, int] | None = None  # (h, w) of the images; None: square
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(self.hidden))
+        if self.image_shape is not None:
+            object.__setattr__(self, "image_shape", tuple(self.image_shape))
         for problem in self._problems():
             raise ConfigError(f"invalid architecture: {problem}")
 
@@ -62,6 +65,12 @@ class Architecture:
             problems.append("init_std must be a positive finite number")
         if self.dtype not in DTYPES:
             problems.append(f"dtype must be one of {list(DTYPES)}")
+        shape = self.image_shape
+        if shape is not None and (
+            len(shape) != 2 or not all(_is_int(n) and n >= 1 for n in shape)
+            or shape[0] * shape[1] != self.input_dim
+        ):  # fmt: skip
+            problems.append("image_shape must be two positive integers h, w with h*w = input_dim")
         if not problems and self.n_params > MAX_PARAMS:
             problems.append(f"{self.n_params} parameters exceed the limit of {MAX_PARAMS}")
         return problems
@@ -89,6 +98,10 @@ class Architecture:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["hidden"] = list(self.hidden)
+        if self.image_shape is None:  # square images: the file stays as it was before the field
+            del d["image_shape"]
+        else:
+            d["image_shape"] = list(self.image_shape)
         return d
 
     @classmethod
@@ -104,8 +117,13 @@ class Architecture:
             raise ModelFileError(f"architecture lacks fields {sorted(missing)}")
         if not isinstance(d["hidden"], list | tuple):
             raise ModelFileError("architecture field 'hidden' must be a list of widths")
+        shape = d.get("image_shape")
+        if shape is not None and not isinstance(shape, list | tuple):
+            raise ModelFileError("architecture field 'image_shape' must be a list [h, w]")
         try:
             return cls(**{**d, "hidden": tuple(d["hidden"])})
+        except TypeError as exc:  # image_shape [h, w] with non-integers
+            raise ModelFileError(f"architecture: {exc}") from None
         except ConfigError as exc:
             raise ModelFileError(str(exc)) from None
 

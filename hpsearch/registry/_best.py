@@ -27,7 +27,9 @@ from hpsearch.registry._fetch import fetch_model, trial_model_source
 from hpsearch.registry._paths import check_out
 from hpsearch.settings import Settings
 from hpsearch.study import attrs as A
+from hpsearch.tracking import StudyTracker
 from hpsearch.tracking import _tags as T
+from hpsearch.tracking._datasets import dataset_inputs
 from hpsearch.tracking.flavor import load_mlp
 
 
@@ -84,14 +86,22 @@ def _check_fingerprint(run: Run, splits: Splits, trial: FrozenTrial) -> str:
     return actual
 
 
-def _test_accuracy(client: MlflowClient, run: Run, folder: Path, splits: Splits) -> float:
-    """Logged test_accuracy, or evaluate once on the held-out test set and log it."""
+def _test_accuracy(
+    client: MlflowClient, run: Run, folder: Path, splits: Splits, model_id: str | None
+) -> float:
+    """Logged test_accuracy, or evaluate once on the held-out test set and log it: on the run,
+    linked to its logged model and to the test part as the run's `test` dataset input."""
     logged = run.data.metrics.get(R.TEST_ACCURACY)
     if logged is not None:
         return float(logged)
     model = load_mlp(folder)
     accuracy = float((model.predict(splits.x_test) == splits.y_test).mean())
-    client.log_metric(run.info.run_id, R.TEST_ACCURACY, accuracy)
+    (test_input,) = dataset_inputs(splits, ("test",))
+    client.log_inputs(run.info.run_id, [test_input])
+    client.log_metric(
+        run.info.run_id, R.TEST_ACCURACY, accuracy, model_id=model_id,
+        dataset_name=test_input.dataset.name, dataset_digest=test_input.dataset.digest,
+    )  # fmt: skip
     return accuracy
 
 
@@ -120,7 +130,7 @@ def best(
     with tempfile.TemporaryDirectory(prefix="hpsearch-best-") as scratch:
         folder = destination or Path(scratch) / "model"
         sha = fetch_model(source, folder, tracking_uri=settings.mlflow_uri)  # verified
-        test_accuracy = _test_accuracy(client, run, folder, splits)
+        test_accuracy = _test_accuracy(client, run, folder, splits, source.model_id)
     candidate = Candidate(
         study_name, trial.number, run.info.run_id, source.artifact_uri,
         float(trial.value or 0.0), test_accuracy, fingerprint, sha, source.model_id,
@@ -128,6 +138,8 @@ def best(
     registration = (
         register_version(client, study_name, candidate, force=force) if register else None
     )
+    if registration is not None:  # the parent run's description names the champion
+        StudyTracker(study_name, settings.mlflow_uri, settings.artifact_root).describe(study)
     return _report(candidate, registration, source.ref, destination)
 
 

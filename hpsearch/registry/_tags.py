@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-ALIAS = "champion"
+from hpsearch.tracking._tags import CHAMPION_ALIAS
+
+ALIAS = CHAMPION_ALIAS
 TEST_ACCURACY = "test_accuracy"  # metric logged on the trial's run
 
 # model version tags

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from hpsearch.data import DATASET_NAMES, Splits, dataset_dims, load_splits
+from hpsearch.data import DATASET_NAMES, Splits, dataset_dims, is_user_source, load_splits
 from hpsearch.errors import UserError, shown
 from hpsearch.limits import (
     MAX_EPOCHS,
@@ -39,7 +39,7 @@ class StudyConfigError(UserError):
 
 
 class DatasetConfig(Strict):
-    name: str  # one of hpsearch.data.DATASET_NAMES
+    name: str  # one of hpsearch.data.DATASET_NAMES, or a path to an IDX folder or an .npz
     val_fraction: float = Field(default=0.1, gt=0.0, lt=0.5)
     train_subset: int | None = Field(default=None, ge=10, le=MAX_SAMPLES)
     seed: int = Field(default=0, ge=0, le=MAX_SEED)
@@ -47,8 +47,11 @@ class DatasetConfig(Strict):
     @field_validator("name")
     @classmethod
     def _known_dataset(cls, name: str) -> str:
-        if name not in DATASET_NAMES:
-            raise ValueError(f"unknown dataset {shown(name)}; allowed: {', '.join(DATASET_NAMES)}")
+        if name not in DATASET_NAMES and not is_user_source(name):
+            raise ValueError(
+                f"unknown dataset {shown(name)}; allowed: {', '.join(DATASET_NAMES)}, or a path "
+                "(with a '/') to a folder of IDX files or to an .npz file"
+            )
         return name
 
     def load_splits(self, data_dir: Path | None = None) -> Splits:
@@ -162,7 +165,9 @@ def load_study_config(study: optuna.Study) -> StudyConfig:
 
 
 def study_dims(study: optuna.Study) -> tuple[int, int] | None:
-    """(input_dim, n_classes) of the study's dataset, without loading it; None without a file."""
+    """(input_dim, n_classes) of the study's dataset, without loading it; None without a file
+    or for the user's own data (known only by reading it; trials record their size anyway)."""
     if attrs.CONFIG not in study.user_attrs:
         return None
-    return dataset_dims(load_study_config(study).dataset.name)
+    name = load_study_config(study).dataset.name
+    return None if is_user_source(name) else dataset_dims(name)

@@ -153,6 +153,7 @@ class Objective:
             seed=seed,
             dataset_fingerprint=self.splits.fingerprint(),
             trial_id=private_apis.trial_id(trial),
+            splits=self.splits,
         )
         trial.set_user_attr(A.MLFLOW_RUN_ID, run_id)
         return run_id

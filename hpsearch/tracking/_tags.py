@@ -41,6 +41,4 @@ TRIALS_CSV = "trials.csv"
 RESOLVED_PREFIX = "resolved."
 
 
-def run_name(trial_number: int) -> str:
-    """trial 7 -> "trial-0007": sorts in trial order in the UI's run table."""
-    return f"trial-{trial_number:04d}"
+CHAMPION_ALIAS = "champion"  # the registered model's alias `hpsearch best` moves

@@ -15,13 +15,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
 from optuna.trial import TrialState
 
 from hpsearch import stores
 from hpsearch.ranking import best_trial
 from hpsearch.tracking import _tags as T
+from hpsearch.tracking._datasets import dataset_inputs
 from hpsearch.tracking._fluent import trial_run
 from hpsearch.tracking._provenance import provenance_tags
+from hpsearch.tracking._readable import NOTE, study_description, trial_run_name
 from hpsearch.tracking._store import (
     experiment_artifact_location,
     get_or_create_experiment,
@@ -122,11 +125,17 @@ class StudyTracker:
         seed: int,
         dataset_fingerprint: str,
         trial_id: int | None = None,
+        splits: Splits | None = None,
     ) -> str:
-        """Create the trial's child run (RUNNING, visible at once); return its run id."""
+        """Create the trial's child run (RUNNING, visible at once); return its run id.
+
+        With `splits`, its training and validation parts are logged as the run's dataset inputs.
+        """
         # a retry after the description below failed reuses the run the first attempt made,
         # instead of leaving that one RUNNING with no trial to end it
-        run_id = self._undescribed.get(trial_number) or self._create_trial_run(trial_number)
+        run_id = self._undescribed.get(trial_number) or self._create_trial_run(
+            trial_number, resolved
+        )
         self._undescribed[trial_number] = run_id
         tags = provenance_tags() | {
             T.STUDY_NAME: self.study_name,
@@ -137,15 +146,17 @@ class StudyTracker:
         if trial_id is not None:
             tags[T.TRIAL_ID] = trial_id
         self.client.log_batch(run_id, params=trial_params(params, resolved), tags=_tags(tags))
+        if splits is not None:
+            self.client.log_inputs(run_id, dataset_inputs(splits, ("training", "validation")))
         del self._undescribed[trial_number]
         self._trial_numbers[run_id] = trial_number
         return run_id
 
-    def _create_trial_run(self, trial_number: int) -> str:
+    def _create_trial_run(self, trial_number: int, resolved: Mapping[str, Any]) -> str:
         # the link to the parent goes in with the run itself, so the UI never shows an orphan
         run = self.client.create_run(
             self.experiment_id,
-            run_name=T.run_name(trial_number),
+            run_name=trial_run_name(trial_number, resolved),
             tags={T.PARENT_RUN_ID: self.parent_run_id, T.ROLE: T.ROLE_TRIAL},
         )
         return str(run.info.run_id)
@@ -251,6 +262,7 @@ class StudyTracker:
         metrics = [Metric(key, value, now, step) for key, value in counts.items()]
         tags: dict[str, Any] = {T.STUDY_NAME: study.study_name}
         best = best_trial(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), dims)
+        tags[NOTE] = study_description(study, counts, best, self._champion())
         if best is not None and best.value is not None:
             metrics.append(Metric("best_val_accuracy", best.value, now, step))
             metrics.append(Metric("best_trial_number", best.number, now, step))
@@ -262,6 +274,25 @@ class StudyTracker:
             self.client.log_artifacts(self.parent_run_id, scratch)
         self.client.log_batch(self.parent_run_id, metrics=metrics, tags=_tags(tags))
         self.client.set_terminated(self.parent_run_id, "FINISHED")
+
+    def describe(self, study: optuna.Study) -> None:
+        """Refresh only the parent run's markdown description (after `hpsearch best`)."""
+        description = study_description(
+            study, state_counts(study), best_trial(study), self._champion()
+        )
+        self.client.set_tag(self.parent_run_id, NOTE, description)
+
+    def _champion(self) -> str | None:
+        """One line naming the registered champion of this study, or None."""
+        try:
+            version = self.client.get_model_version_by_alias(self.study_name, T.CHAMPION_ALIAS)
+        except MlflowException:  # no registered model, or no alias yet
+            return None
+        trial = version.tags.get("hpsearch.trial_number", "?")
+        return (
+            f"**Champion:** `models:/{self.study_name}@{T.CHAMPION_ALIAS}` is version "
+            f"{version.version} (trial {trial})."
+        )
 
     def trial_run_id(self, trial_number: int) -> str | None:
         """The child run of trial `trial_number` (a FINISHED one first), or None."""

@@ -23,7 +23,12 @@ def _start(tracker: StudyTracker, number: int = 7) -> str:
     return tracker.start_trial(
         number,
         {"n_layers": 2, "width_0": 64, "lr": 0.01},
-        {"hidden": [64, 32], "optimizer_params": {"lr": 0.01}, "activation": "relu"},
+        {
+            "hidden": [64, 32],
+            "optimizer_params": {"lr": 0.01},
+            "activation": "relu",
+            "optimizer": "adam",
+        },
         seed=11,
         dataset_fingerprint="f" * 64,
         trial_id=42,
@@ -60,7 +65,7 @@ def test_deleted_experiment_is_a_user_error(settings: Settings) -> None:
 def test_start_trial_creates_a_linked_child_run(tracker: StudyTracker) -> None:
     run = tracker.client.get_run(_start(tracker))
     assert run.info.status == "RUNNING"
-    assert run.info.run_name == "trial-0007"
+    assert run.info.run_name == "t0007 64-32 relu adam"  # what the trial tried
     assert run.data.params == {
         "n_layers": "2",
         "width_0": "64",
@@ -68,6 +73,7 @@ def test_start_trial_creates_a_linked_child_run(tracker: StudyTracker) -> None:
         "resolved.hidden": "[64, 32]",
         "resolved.optimizer_params.lr": "0.01",
         "resolved.activation": "relu",
+        "resolved.optimizer": "adam",
     }
     tags = run.data.tags
     assert tags[T.PARENT_RUN_ID] == tracker.parent_run_id
