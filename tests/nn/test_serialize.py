@@ -251,7 +251,7 @@ def test_corrupted_bytes_load_or_raise_model_file_error(tmp_path: Path, data):
 
 def test_the_image_shape_of_non_square_images_round_trips(tmp_path: Path) -> None:
     arch = Architecture(input_dim=84, hidden=(8,), n_classes=3, image_shape=(12, 7))
-    model, folder = _saved(tmp_path, arch)
+    _model, folder = _saved(tmp_path, arch)
     assert load_model(folder).arch.image_shape == (12, 7)
     assert "image_shape" not in json.dumps(ARCH.to_dict())  # square models' files unchanged
     with pytest.raises(UserError, match="image_shape must be two positive integers"):
