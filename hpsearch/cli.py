@@ -159,6 +159,21 @@ def ui(
 
 
 @app.command()
+def dashboard(
+    study: Annotated[str | None, typer.Option(help="Open this study's page.")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535)] = None,
+) -> None:
+    """optuna-dashboard on the study storage (HPSEARCH_STORAGE_URL), on 127.0.0.1 (Ctrl-C)."""
+    from hpsearch.study.dashboard import serve_dashboard
+
+    serve_dashboard(settings_for(), study_name=study, port=port, announce=_announce)
+
+
+def _announce(line: str) -> None:
+    print(line, flush=True)  # at once: a test or a script reads the URL from a pipe
+
+
+@app.command()
 def reconcile(
     study_name: str,
     storage: Storage = None,
