@@ -4,12 +4,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import ALREADY_EXISTS, RESOURCE_ALREADY_EXISTS, ErrorCode
 from mlflow.tracking import MlflowClient
+from mlflow.utils.mlflow_tags import MLFLOW_MODEL_VERSIONS as MODEL_VERSIONS_TAG
 
 from hpsearch.registry import _tags as R
 from hpsearch.tracking._fluent import tracking_uri
@@ -92,13 +94,26 @@ def _create_version(client: MlflowClient, name: str, candidate: Candidate) -> Mo
             name, candidate.artifact_uri, run_id=candidate.run_id, tags=candidate.tags()
         )
     with tracking_uri(client.tracking_uri):
-        return client.create_model_version(
+        version = client.create_model_version(
             name,
             f"models:/{candidate.model_id}",
             run_id=candidate.run_id,
             tags=candidate.tags(),
             model_id=candidate.model_id,
         )
+    _link_model_to_version(client, candidate.model_id, version)
+    return version
+
+
+def _link_model_to_version(client: MlflowClient, model_id: str, version: ModelVersion) -> None:
+    """The logged model's `mlflow.modelVersions` tag, which the UI's Models tab shows as its
+    registered versions; MLflow's server and its fluent register_model set it, a client talking
+    to a database store has to (as mlflow.tracking._model_registry.fluent does)."""
+    entry = {"name": version.name, "version": str(version.version)}
+    existing = client.get_logged_model(model_id).tags.get(MODEL_VERSIONS_TAG)
+    linked = [dict(e) for e in json.loads(existing)] if existing else []
+    if entry not in [{"name": e.get("name"), "version": str(e.get("version"))} for e in linked]:
+        client.set_logged_model_tags(model_id, {MODEL_VERSIONS_TAG: json.dumps([*linked, entry])})
 
 
 def _val_accuracy(client: MlflowClient, version: ModelVersion) -> float | None:

@@ -118,6 +118,7 @@ class StudyConfig(Strict):
     budget: BudgetConfig
     enqueue: list[dict[str, Any]] = Field(default_factory=list)
     seed: int = Field(default=0, ge=0, le=MAX_SEED)
+    system_metrics: bool = False  # CPU, memory, disk, network per trial run (MLflow's monitor)
 
     @model_validator(mode="after")
     def _check_enqueue(self) -> StudyConfig:

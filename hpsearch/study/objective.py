@@ -156,6 +156,8 @@ class Objective:
             splits=self.splits,
         )
         trial.set_user_attr(A.MLFLOW_RUN_ID, run_id)
+        if self.config.system_metrics:
+            self.tracker.watch_system(run_id)
         return run_id
 
     def _finish(

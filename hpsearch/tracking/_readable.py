@@ -5,8 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from mlflow.exceptions import MlflowException
+
+from hpsearch.tracking._tags import CHAMPION_ALIAS
+
 if TYPE_CHECKING:
     import optuna
+    from mlflow.tracking import MlflowClient
 
 NOTE = "mlflow.note.content"  # the tag the UI shows (and edits) as a run's description
 _STATES = ("complete", "pruned", "fail", "running", "waiting")
@@ -44,6 +49,19 @@ def study_description(
     lines.append("")
     lines.append(champion or "No champion registered yet (`hpsearch best` registers one).")
     return "\n".join(lines) + "\n"
+
+
+def champion_line(client: MlflowClient, study_name: str) -> str | None:
+    """One line naming the registered champion of the study (its registered model), or None."""
+    try:
+        version = client.get_model_version_by_alias(study_name, CHAMPION_ALIAS)
+    except MlflowException:  # no registered model, or no alias yet
+        return None
+    trial = version.tags.get("hpsearch.trial_number", "?")
+    return (
+        f"**Champion:** `models:/{study_name}@{CHAMPION_ALIAS}` is version {version.version} "
+        f"(trial {trial})."
+    )
 
 
 def _shown(value: Any) -> str:

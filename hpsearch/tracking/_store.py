@@ -31,7 +31,12 @@ from hpsearch.tracking._tags import ROLE, ROLE_STUDY, STUDY_NAME
 _ALREADY_EXISTS = ErrorCode.Name(RESOURCE_ALREADY_EXISTS)
 _INIT_ATTEMPTS = 6
 # MLflow 3's UI opens an experiment of this kind on its runs table, not on the GenAI trace views
-_KIND = {"mlflow.experimentKind": "custom_model_development"}
+_KIND = {
+    "mlflow.experimentKind": "custom_model_development",
+    # the experiment's primary metric: MLflow's UI draws its chart first in the chart view
+    "mlflow.experiment.primaryMetric.name": "val_accuracy",
+    "mlflow.experiment.primaryMetric.greaterIsBetter": "true",
+}
 
 
 @contextlib.contextmanager

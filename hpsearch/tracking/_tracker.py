@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlflow.entities import Metric, Param, RunTag
-from mlflow.exceptions import MlflowException
 from optuna.trial import TrialState
 
 from hpsearch import stores
@@ -24,7 +23,7 @@ from hpsearch.tracking import _tags as T
 from hpsearch.tracking._datasets import dataset_inputs
 from hpsearch.tracking._fluent import trial_run
 from hpsearch.tracking._provenance import provenance_tags
-from hpsearch.tracking._readable import NOTE, study_description, trial_run_name
+from hpsearch.tracking._readable import NOTE, champion_line, study_description, trial_run_name
 from hpsearch.tracking._store import (
     experiment_artifact_location,
     get_or_create_experiment,
@@ -32,6 +31,7 @@ from hpsearch.tracking._store import (
     open_client,
 )
 from hpsearch.tracking._summary import state_counts, write_summary_files
+from hpsearch.tracking._system import SystemWatch
 from hpsearch.tracking.flavor import log_trial_model
 
 if TYPE_CHECKING:
@@ -103,6 +103,7 @@ class StudyTracker:
         self._stamps: dict[tuple[str, str], int] = {}
         self._undescribed: dict[int, str] = {}  # trial number -> run created, not yet described
         self._trial_numbers: dict[str, int] = {}  # run id -> trial number, runs started here
+        self._system = SystemWatch(tracking_uri)
 
     def _stamp(self, run_id: str, what: str) -> int:
         """The timestamp of `what` on `run_id`, fixed at the first call.
@@ -161,6 +162,10 @@ class StudyTracker:
         )
         return str(run.info.run_id)
 
+    def watch_system(self, run_id: str) -> None:
+        """Log the machine's CPU, memory, disk and network use until the trial's run ends."""
+        self._system.start(run_id)
+
     def epoch_callback(self, run_id: str) -> Callable[[EpochMetrics, MLP], None]:
         """A trainer callback logging one epoch's five metrics in one request, step = epoch.
 
@@ -182,6 +187,7 @@ class StudyTracker:
     def finish_complete(self, run_id: str, result: TrainResult, splits: Splits) -> None:
         """Learning curves, validation confusion matrix, best_val_accuracy, then the model as
         the run's logged model; FINISHED last, so a FINISHED run always has its model."""
+        self._system.stop(run_id)
         with tempfile.TemporaryDirectory(prefix="hpsearch-run-") as scratch:
             self._plot_trial(result, splits, Path(scratch))
             self.client.log_artifacts(run_id, scratch)
@@ -238,6 +244,7 @@ class StudyTracker:
         self._end(run_id, "KILLED", {T.STATE: "killed", T.KILLED_REASON: reason})
 
     def _end(self, run_id: str, status: str, tags: Mapping[str, Any]) -> None:
+        self._system.stop(run_id)
         self.client.log_batch(run_id, tags=_tags(tags))
         self._terminate(run_id, status)
 
@@ -262,7 +269,9 @@ class StudyTracker:
         metrics = [Metric(key, value, now, step) for key, value in counts.items()]
         tags: dict[str, Any] = {T.STUDY_NAME: study.study_name}
         best = best_trial(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), dims)
-        tags[NOTE] = study_description(study, counts, best, self._champion())
+        tags[NOTE] = study_description(
+            study, counts, best, champion_line(self.client, self.study_name)
+        )
         if best is not None and best.value is not None:
             metrics.append(Metric("best_val_accuracy", best.value, now, step))
             metrics.append(Metric("best_trial_number", best.number, now, step))
@@ -278,21 +287,12 @@ class StudyTracker:
     def describe(self, study: optuna.Study) -> None:
         """Refresh only the parent run's markdown description (after `hpsearch best`)."""
         description = study_description(
-            study, state_counts(study), best_trial(study), self._champion()
+            study,
+            state_counts(study),
+            best_trial(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))),
+            champion_line(self.client, self.study_name),
         )
         self.client.set_tag(self.parent_run_id, NOTE, description)
-
-    def _champion(self) -> str | None:
-        """One line naming the registered champion of this study, or None."""
-        try:
-            version = self.client.get_model_version_by_alias(self.study_name, T.CHAMPION_ALIAS)
-        except MlflowException:  # no registered model, or no alias yet
-            return None
-        trial = version.tags.get("hpsearch.trial_number", "?")
-        return (
-            f"**Champion:** `models:/{self.study_name}@{T.CHAMPION_ALIAS}` is version "
-            f"{version.version} (trial {trial})."
-        )
 
     def trial_run_id(self, trial_number: int) -> str | None:
         """The child run of trial `trial_number` (a FINISHED one first), or None."""

@@ -69,11 +69,15 @@ def base_url(host: str, port: int) -> str:
 def experiment_url(base: str, experiment_id: str | None) -> str:
     """The runs table of one experiment, or the experiment list when None.
 
-    MLflow 3's bare experiment page opens on GenAI trace views; /runs is the training-runs table.
+    MLflow 3's bare experiment page opens on GenAI trace views; /runs is the training-runs table,
+    here sorted best first (the URL holds the sort; the table's columns are the browser's own).
     """
-    return (
-        f"{base}/#/experiments/{experiment_id}/runs" if experiment_id else f"{base}/#/experiments"
-    )
+    if not experiment_id:
+        return f"{base}/#/experiments"
+    return f"{base}/#/experiments/{experiment_id}/runs?{BEST_FIRST}"
+
+
+BEST_FIRST = "orderByKey=metrics.%60best_val_accuracy%60&orderByAsc=false"
 
 
 def latest_study_experiment_id(tracking_uri: str) -> str | None:

@@ -8,11 +8,13 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import optuna
+import pytest
 from optuna.trial import TrialState
 
 from hpsearch.data import load_splits
 from hpsearch.settings import get_settings
 from hpsearch.study.storage import open_storage
+from hpsearch.tracking._datasets import part_digest
 from study.tiny import TINY_STUDY, run_launch
 
 STATUS = {TrialState.COMPLETE: "FINISHED", TrialState.PRUNED: "KILLED"}
@@ -20,10 +22,12 @@ EPOCH_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "ep
 
 
 def test_every_trial_is_a_child_run_with_its_metrics_model_and_state(
-    study_file: Callable[..., Path],
+    study_file: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pruner = {"type": "median", "n_startup_trials": 1, "n_warmup_steps": 0}
-    run_launch(study_file(pruner=pruner, budget={"n_trials": 5}), workers=2)
+    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.1")  # trials are short
+    path = study_file(pruner=pruner, budget={"n_trials": 5}, system_metrics=True)
+    run_launch(path, workers=2)
     settings = get_settings()
     trials = optuna.load_study(study_name="tiny", storage=open_storage(settings.optuna_url)).trials
     client = mlflow.MlflowClient(settings.mlflow_uri)
@@ -45,6 +49,11 @@ def test_every_trial_is_a_child_run_with_its_metrics_model_and_state(
         assert run.info.status == STATUS[trial.state]
         assert params["lr"] == str(trial.params["lr"])
         assert tags["hpsearch.seed"] == str(trial.user_attrs["seed"])
+        inputs = {i.tags[0].value: i.dataset for i in run.inputs.dataset_inputs}
+        assert {c: (d.name, d.digest) for c, d in inputs.items()} == {
+            "training": ("digits", part_digest(splits.x_train, splits.y_train)),
+            "validation": ("digits", part_digest(splits.x_val, splits.y_val)),
+        }
         for name in EPOCH_METRICS:
             history = client.get_metric_history(run.info.run_id, name)
             assert [m.step for m in history] == sorted(trial.intermediate_values)
@@ -53,6 +62,7 @@ def test_every_trial_is_a_child_run_with_its_metrics_model_and_state(
             assert tags["hpsearch.pruned_reason"] == "pruner"
             continue
         assert run.data.metrics["best_val_accuracy"] == trial.value
+        assert "system/cpu_utilization_percentage" in run.data.metrics  # system_metrics: true
         artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
         assert {"learning_curves.png", "confusion_matrix_val.png"} <= artifacts
         (output,) = run.outputs.model_outputs  # the model is the run's logged model

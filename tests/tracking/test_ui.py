@@ -17,7 +17,7 @@ import pytest
 from hpsearch.errors import UserError
 from hpsearch.settings import Settings
 from hpsearch.tracking import StudyTracker, serve_ui
-from hpsearch.tracking.ui import is_loopback, server_command, server_env
+from hpsearch.tracking.ui import BEST_FIRST, is_loopback, server_command, server_env
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.7", "example.org", "::"])
@@ -104,7 +104,7 @@ def test_serve_ui_answers_and_stops_on_ctrl_c(settings: Settings, tmp_path: Path
     try:
         url = read_url(process)
         base, _, fragment = url.partition("/#/")
-        assert fragment == f"experiments/{tracker.experiment_id}/runs"
+        assert fragment == f"experiments/{tracker.experiment_id}/runs?{BEST_FIRST}"
         assert base.startswith("http://127.0.0.1:")
         api = f"{base}/api/2.0/mlflow/experiments/get-by-name?experiment_name=ui-study"
         with urllib.request.urlopen(api, timeout=10) as response:
@@ -128,7 +128,7 @@ def test_without_a_study_it_opens_the_study_that_ran_last(
         time.sleep(0.01)
     process = start_serve_ui(None, tmp_path)
     try:
-        assert read_url(process).endswith(f"/#/experiments/{newer.experiment_id}/runs")
+        assert read_url(process).endswith(f"/#/experiments/{newer.experiment_id}/runs?{BEST_FIRST}")
     finally:
         stop_serve_ui(process)
 

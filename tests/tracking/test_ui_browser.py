@@ -1,19 +1,24 @@
-"""The study in a real browser: `serve_ui`, headless Debian Chromium driven by Playwright.
-
-Run under CI=true it must not skip. It never downloads a browser (no `playwright install`).
+"""A small tracked study in a real browser: `hpsearch ui`, headless Debian Chromium driven by
+Playwright. Under CI=true it must not skip. It never downloads a browser (no `playwright
+install`). Screenshots go to test-artifacts/; with HPSEARCH_DOCS_SCREENSHOTS=1 the README's
+copies under docs/ui/ are refreshed too (small palette PNGs).
 """
 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
+from typing import Any
 
+import mlflow
 import pytest
 from conftest import require
+from PIL import Image
+from study.tiny import run_launch, write_study
 
-from hpsearch.settings import Settings
-from hpsearch.tracking import StudyTracker
-from hpsearch.train import EpochMetrics
+from hpsearch.registry import best
+from hpsearch.settings import get_settings
 
 from .test_ui import read_url, start_serve_ui, stop_serve_ui
 
@@ -27,64 +32,118 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-quic",
 ]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "test-artifacts"
+DOCS = ROOT / "docs" / "ui"
+STUDY = "browser-study"
+FIXED = {"activation": "relu", "optimizer": "adam", "lr": 0.01, "batch_size": 32, "l2": 0}
+ENQUEUE = [
+    FIXED | {"hidden": [32]},  # completes
+    FIXED | {"hidden": [8], "activation": "tanh", "optimizer": "sgd", "lr": 1e-3},  # pruned
+    FIXED | {"hidden": [24]},  # completes
+]
 
 
-def _study_with_two_trials(settings: Settings) -> StudyTracker:
-    tracker = StudyTracker("browser-study", settings.mlflow_uri, settings.artifact_root)
-    for number in (0, 1):
-        run_id = tracker.start_trial(
-            number,
-            {"lr": 0.01 * (number + 1)},
-            {"hidden": [8]},
-            seed=number,
-            dataset_fingerprint="f",
-        )
-        log_epoch = tracker.epoch_callback(run_id)
-        for epoch in range(1, 6):
-            accuracy = 0.4 + epoch / 20 + number / 10
-            log_epoch(EpochMetrics(epoch, 1 / epoch, accuracy, 1.2 / epoch, accuracy, 0.1), None)  # type: ignore[arg-type]
-        if number:
-            tracker.finish_pruned(run_id, 5, "pruner")
-        else:
-            tracker.client.set_terminated(run_id, "FINISHED")
-    return tracker
+def _tracked_study(tmp_path: Path) -> dict[str, Any]:
+    """3 trials of 5 epochs on digits, one pruned at epoch 3; then `best` registers one."""
+    pruner = {"type": "median", "n_startup_trials": 1, "n_warmup_steps": 2}
+    path = write_study(tmp_path, name=STUDY, epochs=5, enqueue=ENQUEUE, pruner=pruner,
+                       budget={"n_trials": 3})  # fmt: skip
+    status = run_launch(path, workers=1)
+    assert (status["complete"], status["pruned"]) == (2, 1)
+    return best(get_settings(), STUDY, out=None)
+
+
+def _shot(page: Any, name: str) -> None:
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=path)
+    if os.environ.get("HPSEARCH_DOCS_SCREENSHOTS") == "1":
+        DOCS.mkdir(parents=True, exist_ok=True)
+        with Image.open(path) as image:  # 64 colours: a UI screenshot stays sharp and small
+            image.convert("RGB").quantize(64).save(DOCS / f"{name}.png", optimize=True)
+
+
+def _close_assistant(page: Any) -> None:
+    """MLflow 3.17 opens its assistant panel beside every page; the screenshots need the room."""
+    close = page.locator('[data-component-id*="assistant"] button[aria-label="Close"]')
+    if close.count():
+        close.first.click()
 
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_trials_and_a_metric_chart_in_the_browser(settings: Settings, tmp_path: Path) -> None:
+def test_a_tracked_study_in_the_browser(tmp_path: Path) -> None:
     require(CHROMIUM.exists(), f"{CHROMIUM} missing (apt-get install chromium)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         require(False, "Python Playwright is not installed")
-    _study_with_two_trials(settings)
+    report = _tracked_study(tmp_path)
+    client = mlflow.MlflowClient(get_settings().mlflow_uri)
+    experiment = client.get_experiment_by_name(STUDY)
+    assert experiment is not None
+    runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
+    pruned = next(name for name, r in runs.items() if r.data.tags.get("hpsearch.state") == "pruned")
+    complete = sorted(n for n, r in runs.items() if r.data.tags.get("hpsearch.state") == "complete")
+    parent = runs[STUDY]
     SCREENSHOTS.mkdir(exist_ok=True)
-    process = start_serve_ui("browser-study", tmp_path)
+    process = start_serve_ui(STUDY, tmp_path)
     try:
         url = read_url(process)
+        base = url.split("/#/")[0]
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             try:
-                page = browser.new_page(viewport={"width": 1600, "height": 1000})
-                page.goto(url)
-                # the parent run, collapsed: expand it with the button in its name cell
-                page.get_by_role("link", name="browser-study", exact=True).last.wait_for(
-                    timeout=60_000
-                )
-                page.locator('button[data-component-id*="runnamecellrenderer"]').first.click()
-                for trial in ("trial-0000", "trial-0001"):
-                    page.get_by_role("link", name=trial).first.wait_for(timeout=30_000)
-                page.screenshot(path=SCREENSHOTS / "mlflow-ui-runs.png")
-                # the chart view: one chart per metric, a line per trial
-                page.locator('label:has(input[name="runs-view-mode"][value="CHART"])').click()
-                page.get_by_text("trial-0000 (val_accuracy)").first.wait_for(timeout=30_000)
-                assert page.get_by_text("trial-0001 (val_accuracy)").count() >= 1
-                page.screenshot(path=SCREENSHOTS / "mlflow-ui-charts.png")
+                page = browser.new_page(viewport={"width": 1600, "height": 900})
+                _runs_table(page, url, [*complete, pruned])
+                _charts(page, pruned)
+                _models_tab(page, base, experiment.experiment_id, complete)
+                _parent_page(page, base, experiment.experiment_id, parent.info.run_id, report)
             finally:
                 browser.close()
     finally:
         stop_serve_ui(process)
     assert process.returncode == 0
-    assert os.path.getsize(SCREENSHOTS / "mlflow-ui-charts.png") > 10_000
+    for name in ("mlflow-ui-runs", "mlflow-ui-charts", "mlflow-ui-models", "mlflow-ui-study"):
+        assert os.path.getsize(SCREENSHOTS / f"{name}.png") > 10_000
+
+
+def _runs_table(page: Any, url: str, trials: list[str]) -> None:
+    """Trials sorted by best_val_accuracy (the URL `hpsearch ui` prints); the Dataset column."""
+    page.goto(url)
+    for trial in trials:
+        page.get_by_role("link", name=trial).first.wait_for(timeout=60_000)
+    _close_assistant(page)
+    assert page.get_by_text("digits (", exact=False).count() >= len(trials)  # Dataset column
+    time.sleep(1)
+    _shot(page, "mlflow-ui-runs")
+
+
+def _charts(page: Any, pruned: str) -> None:
+    """The chart view draws val_accuracy for every trial, the pruned one too."""
+    page.locator('label:has(input[name="runs-view-mode"][value="CHART"])').click()
+    page.get_by_placeholder("Search metric charts").fill("val_accuracy")
+    page.get_by_text(f"{pruned} (val_accuracy)").first.wait_for(timeout=30_000)
+    time.sleep(1)
+    _shot(page, "mlflow-ui-charts")
+
+
+def _models_tab(page: Any, base: str, experiment_id: str, complete: list[str]) -> None:
+    """The experiment's Models tab: one logged model per complete trial, from its run."""
+    page.goto(f"{base}/#/experiments/{experiment_id}/models")
+    for trial in complete:
+        page.get_by_role("link", name=trial).first.wait_for(timeout=60_000)
+    assert page.get_by_text("Ready", exact=True).count() == len(complete)
+    _close_assistant(page)
+    _shot(page, "mlflow-ui-models")
+
+
+def _parent_page(
+    page: Any, base: str, experiment_id: str, run_id: str, report: dict[str, Any]
+) -> None:
+    """The study's parent run shows its markdown description, champion included."""
+    page.goto(f"{base}/#/experiments/{experiment_id}/runs/{run_id}")
+    page.get_by_text(f"Best trial: {report['trial']}").first.wait_for(timeout=60_000)
+    page.get_by_text(f"models:/{STUDY}@champion").first.wait_for(timeout=10_000)
+    _close_assistant(page)
+    _shot(page, "mlflow-ui-study")

@@ -1,0 +1,35 @@
+"""System metrics of trial runs (opt-in: `system_metrics: true` in the study file).
+
+MLflow's SystemMetricsMonitor samples CPU, memory, disk and network use in a thread and logs
+them as `system/...` metrics on the run; one per trial, stopped before the run ends.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+INTERVAL_S = 5.0  # MLflow's default of 10 s gives a short trial one point or none
+
+
+class SystemWatch:
+    """The monitors of the trials this process runs, by run id."""
+
+    def __init__(self, tracking_uri: str, interval_s: float = INTERVAL_S) -> None:
+        self.tracking_uri, self.interval_s = tracking_uri, interval_s
+        self._monitors: dict[str, Any] = {}
+
+    def start(self, run_id: str) -> None:
+        """Sample every `interval_s` s (MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL overrides it)."""
+        from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+
+        monitor = SystemMetricsMonitor(
+            run_id, sampling_interval=self.interval_s, tracking_uri=self.tracking_uri
+        )
+        monitor.start()
+        self._monitors[run_id] = monitor
+
+    def stop(self, run_id: str) -> None:
+        """Wake the run's monitor thread, join it and flush its last samples (if it has one)."""
+        monitor = self._monitors.pop(run_id, None)
+        if monitor is not None:
+            monitor.finish()
