@@ -45,12 +45,14 @@ ENQUEUE = [
 
 
 def _tracked_study(tmp_path: Path) -> dict[str, Any]:
-    """3 trials of 5 epochs on digits, one pruned at epoch 3; then `best` registers one."""
+    """3 trials of 5 epochs on digits, one or two pruned at epoch 3; `best` registers one."""
     pruner = {"type": "median", "n_startup_trials": 1, "n_warmup_steps": 2}
     path = write_study(tmp_path, name=STUDY, epochs=5, enqueue=ENQUEUE, pruner=pruner,
                        budget={"n_trials": 3})  # fmt: skip
     status = run_launch(path, workers=1)
-    assert (status["complete"], status["pruned"]) == (2, 1)
+    # the first completes and the second (lr 1e-3, sgd) is far behind it at epoch 3; the third
+    # usually completes, but a loaded machine's BLAS can tip it under the median
+    assert status["complete"] >= 1 and status["pruned"] >= 1
     return best(get_settings(), STUDY, out=None)
 
 
@@ -64,10 +66,16 @@ def _shot(page: Any, name: str) -> None:
 
 
 def _close_assistant(page: Any) -> None:
-    """MLflow 3.17 opens its assistant panel beside every page; the screenshots need the room."""
-    close = page.locator('[data-component-id*="assistant"] button[aria-label="Close"]')
-    if close.count():
-        close.first.click()
+    """MLflow 3.17 opens its assistant panel beside every page; the screenshots need the room.
+    A nicety: when its close button is not found, the page is shot with the panel."""
+    header = page.get_by_text("MLflow Assistant", exact=True)
+    if not header.count():
+        return
+    panel = header.first.locator("xpath=ancestor::div[.//button][1]")
+    buttons = panel.locator("button")
+    if buttons.count():
+        buttons.last.click()
+        page.wait_for_timeout(500)
 
 
 @pytest.mark.slow
@@ -113,6 +121,9 @@ def _runs_table(page: Any, url: str, trials: list[str]) -> None:
     page.goto(url)
     for trial in trials:
         page.get_by_role("link", name=trial).first.wait_for(timeout=60_000)
+    training = page.get_by_text("Model training", exact=True)
+    if training.count():  # the UI's mode switch: training runs and models, not GenAI names
+        training.first.click()
     _close_assistant(page)
     assert page.get_by_text("digits (", exact=False).count() >= len(trials)  # Dataset column
     time.sleep(1)
@@ -144,6 +155,10 @@ def _parent_page(
     """The study's parent run shows its markdown description, champion included."""
     page.goto(f"{base}/#/experiments/{experiment_id}/runs/{run_id}")
     page.get_by_text(f"Best trial: {report['trial']}").first.wait_for(timeout=60_000)
+    more = page.get_by_text("Show more", exact=True)
+    if more.count():
+        more.first.click()
     page.get_by_text(f"models:/{STUDY}@champion").first.wait_for(timeout=10_000)
     _close_assistant(page)
+    page.get_by_text("Description", exact=True).first.scroll_into_view_if_needed()
     _shot(page, "mlflow-ui-study")
