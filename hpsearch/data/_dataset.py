@@ -160,10 +160,9 @@ def _digits() -> Dataset:
     y = np.asarray(bunch.target, dtype=np.int64)  # (1797,)
     rng = np.random.default_rng(_DIGITS_SPLIT_SEED)
     test, train = stratified_take(y, round(_DIGITS_TEST_FRACTION * len(y)), rng)
-    return _frozen(
-        Dataset("digits", x[train], y[train], x[test], y[test], DIGITS_CLASSES,
-                DIGITS_IMAGE_SHAPE, DIGITS_SOURCE)  # fmt: skip
-    )
+    dataset = Dataset("digits", x[train], y[train], x[test], y[test], DIGITS_CLASSES,
+                      DIGITS_IMAGE_SHAPE, DIGITS_SOURCE)  # fmt: skip
+    return _frozen(dataset)
 
 
 def _frozen(dataset: Dataset) -> Dataset:
