@@ -269,9 +269,7 @@ class StudyTracker:
         metrics = [Metric(key, value, now, step) for key, value in counts.items()]
         tags: dict[str, Any] = {T.STUDY_NAME: study.study_name}
         best = best_trial(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), dims)
-        tags[NOTE] = study_description(
-            study, counts, best, champion_line(self.client, self.study_name)
-        )
+        tags[NOTE] = self._description(study, counts, best)
         if best is not None and best.value is not None:
             metrics.append(Metric("best_val_accuracy", best.value, now, step))
             metrics.append(Metric("best_trial_number", best.number, now, step))
@@ -284,15 +282,14 @@ class StudyTracker:
         self.client.log_batch(self.parent_run_id, metrics=metrics, tags=_tags(tags))
         self.client.set_terminated(self.parent_run_id, "FINISHED")
 
-    def describe(self, study: optuna.Study) -> None:
+    def describe(self, study: optuna.Study, dims: tuple[int, int] | None = None) -> None:
         """Refresh only the parent run's markdown description (after `hpsearch best`)."""
-        description = study_description(
-            study,
-            state_counts(study),
-            best_trial(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))),
-            champion_line(self.client, self.study_name),
-        )
-        self.client.set_tag(self.parent_run_id, NOTE, description)
+        best = best_trial(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), dims)
+        self.client.set_tag(self.parent_run_id, NOTE, self._description(study, None, best))
+
+    def _description(self, study: optuna.Study, counts: Any, best: Any) -> str:
+        counts = counts or state_counts(study)
+        return study_description(study, counts, best, champion_line(self.client, self.study_name))
 
     def trial_run_id(self, trial_number: int) -> str | None:
         """The child run of trial `trial_number` (a FINISHED one first), or None."""
