@@ -47,6 +47,11 @@ def checked(settings: Settings) -> Settings:
     """HPSEARCH_HOME must be a writable folder (or creatable) when a store lives there."""
     if uses_home(settings):
         check_writable_folder(settings.home, "HPSEARCH_HOME")
+    from hpsearch import stores  # SQLAlchemy's URL parser: only for commands that open stores
+
+    stores.check_url(settings.optuna_url, "the Optuna storage")
+    stores.check_url(settings.catalog_url, "the catalog database")
+    stores.check_url(settings.mlflow_uri, "the MLflow tracking URI")
     return settings
 
 

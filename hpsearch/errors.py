@@ -1,5 +1,7 @@
 """Errors a user can cause. The CLI prints them as one line and exits with code 2."""
 
+import re
+
 UPGRADE_COMMAND = "hpsearch db upgrade"  # the one step that migrates every schema
 
 
@@ -61,3 +63,13 @@ def _bounded_repr(value: object, limit: int) -> str:
             brackets = "()"
         return brackets[0] + ", ".join(parts) + brackets[1]
     return repr(value)[:limit]
+
+
+# scheme://user:password@ as typed: the password runs to the LAST '@' (a host has none), so an
+# unencoded '/', '#', '?' or '@' in it is still found, where urlsplit would stop early.
+CREDENTIALS = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@?#]*):(?P<password>.*)@")
+
+
+def mask_password(url: str) -> str:
+    """`postgresql://u:secret@h/db` -> `postgresql://u:***@h/db`, from the text as typed."""
+    return CREDENTIALS.sub(lambda m: f"{m['head']}:***@", url, count=1)

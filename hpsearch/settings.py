@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hpsearch.errors import mask_password
+
+__all__ = ["Settings", "get_settings", "mask_password"]  # mask_password: where callers look
 
 
 class Settings(BaseSettings):
@@ -27,7 +30,8 @@ class Settings(BaseSettings):
     )
 
     def _sqlite(self, filename: str) -> str:
-        return f"sqlite:///{(self.home / filename).resolve()}"
+        # '%' escaped: SQLAlchemy decodes %XX in the path (a home with '%41' went elsewhere)
+        return "sqlite:///" + str((self.home / filename).resolve()).replace("%", "%25")
 
     @property
     def catalog_url(self) -> str:
@@ -53,13 +57,3 @@ def get_settings(**overrides: object) -> Settings:
     """A fresh object each call so that tests changing the environment see their change."""
     clean = {key: value for key, value in overrides.items() if value is not None}
     return Settings(**clean)  # type: ignore[arg-type]
-
-
-def mask_password(url: str) -> str:
-    """`postgresql://u:secret@h/db` -> `postgresql://u:***@h/db`; other URLs unchanged."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    user = netloc[0].split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))

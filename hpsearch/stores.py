@@ -7,9 +7,12 @@ of the two kinds; the embedded default is a SQLite file per store.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import sqlalchemy as sa
+
+from hpsearch.errors import CREDENTIALS, UserError, mask_password
 
 # Databases on a server: their schemas change only through `hpsearch db upgrade`
 SERVER_DATABASES = frozenset({"postgresql", "mysql", "mssql"})
@@ -74,3 +77,46 @@ def first_line(exc: BaseException) -> str:
     cause = getattr(exc, "orig", None) or exc
     lines = str(cause).strip().splitlines()
     return lines[0] if lines else type(cause).__name__
+
+
+_UNSAFE_IN_PASSWORD = "/#?@"
+_NOT_FOR_DATABASES = (Path("/proc"), Path("/sys"), Path("/dev"))
+
+
+def check_url(url: str, what: str) -> None:
+    """UserError, in one line that never shows the password, for a store URL that cannot work:
+    an unencoded '/', '#', '?' or '@' in the password, a bad port or IPv6 address, a database
+    without its driver, SQLite without a file or on /proc, /sys or /dev."""
+    shown_url = mask_password(url)
+    match = CREDENTIALS.match(url)
+    if match and any(char in match["password"] for char in _UNSAFE_IN_PASSWORD):
+        raise UserError(
+            f"{what} {shown_url}: the password holds one of / # ? @ unencoded, so the URL "
+            "cannot be read as written: percent-encode it (/ %2F, # %23, ? %3F, @ %40)"
+        )
+    if is_tracking_server(url):
+        return
+    try:
+        parsed = sa.make_url(url)
+        parsed.port  # noqa: B018 - parsing the port is the check
+    except (sa.exc.ArgumentError, ValueError) as exc:
+        raise UserError(f"{what} {shown_url}: not a database URL ({exc})") from None
+    if parsed.get_backend_name() == "sqlite":
+        _check_sqlite(parsed, shown_url, what)
+        return
+    try:
+        parsed.get_dialect().import_dbapi()
+    except (sa.exc.NoSuchModuleError, ImportError) as exc:
+        raise UserError(
+            f"{what} {shown_url}: no database driver ({exc}); name one, e.g. "
+            "postgresql+psycopg:// or mysql+pymysql://"
+        ) from None
+
+
+def _check_sqlite(parsed: sa.URL, shown_url: str, what: str) -> None:
+    path = sqlite_path(parsed)
+    if path is None:
+        raise UserError(f"{what} {shown_url}: a store needs a file (sqlite:////ABSOLUTE/PATH.db)")
+    absolute = Path(os.path.abspath(path))
+    if any(absolute.is_relative_to(root) for root in _NOT_FOR_DATABASES):
+        raise UserError(f"{what} {shown_url}: not a place for a database file")

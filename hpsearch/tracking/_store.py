@@ -11,8 +11,10 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import re
+import socket
 import sqlite3
 import time
+import urllib.parse
 from collections.abc import Iterator
 from functools import cache
 
@@ -100,13 +102,36 @@ def open_client(tracking_uri: str) -> MlflowClient:
     raise AssertionError("unreachable")
 
 
+PROBE_TIMEOUT_SECONDS = 3.0  # a tracking server that does not answer in this is not there
+
+
+def _probe_server(tracking_uri: str) -> None:
+    """Connect to the tracking server's port: one that does not answer is refused now, not
+    after the stores are written (MLflow itself retries for minutes)."""
+    try:
+        parts = urllib.parse.urlsplit(tracking_uri)
+        address = (parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+    except ValueError as exc:
+        raise UserError(f"not a tracking URI: {mask_password(tracking_uri)} ({exc})") from None
+    try:
+        socket.create_connection(address, timeout=PROBE_TIMEOUT_SECONDS).close()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise UserError(
+            f"the MLflow tracking server {mask_password(tracking_uri)} does not answer ({reason})"
+        ) from None
+
+
 def probe_tracking_uri(tracking_uri: str) -> None:
     """Refuse a tracking URI that cannot work before anything is written anywhere.
 
     SQLite (created on first use) and a tracking server pass; a server database must be
     reachable and at MLflow's head (read only); anything else is a one-line UserError.
     """
-    if stores.is_tracking_server(tracking_uri) or stores.is_sqlite(tracking_uri):
+    if stores.is_tracking_server(tracking_uri):
+        _probe_server(tracking_uri)
+        return
+    if stores.is_sqlite(tracking_uri):
         return
     if stores.is_server_database(tracking_uri):
         require_mlflow_schema(tracking_uri)
