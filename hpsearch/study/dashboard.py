@@ -37,7 +37,7 @@ def serve_dashboard(
 ) -> None:
     """Serve until Ctrl-C; `announce` gets the URL (of the study's page with `study_name`)."""
     try:
-        from optuna_dashboard import run_server
+        from optuna_dashboard import run_server  # an optional extra: hpsearch[dashboard]
     except ImportError:
         raise UserError(
             "optuna-dashboard is not installed: pip install 'hpsearch[dashboard]'"

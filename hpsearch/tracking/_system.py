@@ -20,6 +20,7 @@ class SystemWatch:
 
     def start(self, run_id: str) -> None:
         """Sample every `interval_s` s (MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL overrides it)."""
+        # opt-in: MLflow's monitor (and psutil) load only for studies that ask for it
         from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
 
         monitor = SystemMetricsMonitor(
