@@ -89,7 +89,10 @@ def worker(
 @app.command()
 def status(study_name: str, storage: Storage = None, json_output: Json = False) -> None:
     """Counts by state, the budget and the best trial of one study."""
-    payload = study.study_status(study.open_study(study_name, settings_for(storage).optuna_url))
+    settings = settings_for(storage)
+    payload = study.study_status(study.open_study(study_name, settings.optuna_url))
+    # the parent run: RUNNING while workers run, FINISHED with the summary once they are done
+    payload["parent_run"] = study.parent_run_state(settings, study_name)
     if json_output:
         print_json(payload)
     else:

@@ -30,9 +30,13 @@ def status_table(status: dict[str, Any]) -> Table:
     best = status["best"]
     best_text = "-" if best is None else f"{best['val_accuracy']:.4f} (trial {best['trial']})"
     table.add_row(*(str(status[key]) for key in COUNTS), best_text)
+    captions = []
     if best is not None:
         params = ", ".join(f"{k}={_short(v)}" for k, v in sorted(best["params"].items()))
-        table.caption = f"best parameters: {params}"
+        captions.append(f"best parameters: {params}")
+    if status.get("parent_run"):  # shown by `hpsearch status`: FINISHED once summarised
+        captions.append(f"parent run {status['parent_run']['status']}")
+    table.caption = "\n".join(captions) or None
     return table
 
 

@@ -26,6 +26,7 @@ _EXPORTS = {
     "study_status": ("progress", "study_status"),
     "replay_trial": ("replay", "replay"),
     "reconcile_study": ("reconcile", "reconcile"),
+    "parent_run_state": ("reconcile", "parent_run_state"),
     "StudyConfig": ("config", "StudyConfig"),
     "StudyConfigError": ("config", "StudyConfigError"),
     "load_study_file": ("config", "load_study_file"),
@@ -39,6 +40,7 @@ __all__ = [
     "launch_study",
     "load_study_file",
     "open_study",
+    "parent_run_state",
     "reconcile_study",
     "replay_trial",
     "run_worker",
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
     from hpsearch.study.launch import LaunchRequest, WorkersFailed
     from hpsearch.study.launch import launch as launch_study
     from hpsearch.study.progress import study_status
+    from hpsearch.study.reconcile import parent_run_state
     from hpsearch.study.reconcile import reconcile as reconcile_study
     from hpsearch.study.replay import replay as replay_trial
     from hpsearch.study.storage import open_study

@@ -78,6 +78,7 @@ def _start_workers(
             worker_index=index,
             timeout=request.timeout or config.budget.timeout,  # the flag, else the study file
             data_dir=_data_dir(request, settings),
+            summarise=False,  # launch summarises once its workers are gone
         )
         process = context.Process(target=worker_process, args=(options,), name=f"worker-{index}")
         process.start()

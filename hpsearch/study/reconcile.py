@@ -24,6 +24,7 @@ from hpsearch.catalog.locks import database_lock
 from hpsearch.settings import Settings
 from hpsearch.study import attrs as A
 from hpsearch.study import rows
+from hpsearch.study.budget import count_rows
 from hpsearch.study.storage import load_existing_study, open_existing_storage, with_retries
 
 if TYPE_CHECKING:
@@ -147,13 +148,30 @@ def _trial_ended(study: optuna.Study, trial_id: int) -> bool:
         return True
 
 
+def summarise_if_idle(study: optuna.Study, tracker: StudyTracker) -> bool:
+    """Write the study's summary, which ends its parent run FINISHED, once no trial runs.
+
+    For whoever leaves last: a worker nobody waits for (`launch --workers 0`, then `hpsearch
+    worker`), or `reconcile` after they all died. Returns whether it was written.
+    """
+    if with_retries(lambda: count_rows(study).running, "reading the study"):
+        return False  # a worker still runs a trial, and will summarise when it leaves
+    try:
+        with_retries(lambda: tracker.write_summary(study), "writing the study summary")
+    except Exception as exc:  # the trials are what counts; reconcile can write it later
+        log.warning("the study summary was not written: %s: %s", type(exc).__name__, exc)
+        return False
+    return True
+
+
 def reconcile(settings: Settings, study_name: str, *, force: bool = False) -> dict[str, int]:
     """Clean up after dead workers: no trial and no run is left RUNNING that nobody runs.
 
     Without `force` only trials whose heartbeat is stale are failed (live workers are safe);
     with `force` every RUNNING trial is, for when all workers are known to be stopped.
     Returns counts: failed (trials failed now), retried (their retries queued),
-    runs_killed (MLflow runs ended KILLED), running (trials still RUNNING).
+    runs_killed (MLflow runs ended KILLED), running (trials still RUNNING), parent_ended (1 when
+    the study's parent run was left RUNNING and is now summarised and FINISHED).
     """
     study = load_existing_study(study_name, open_existing_storage(settings.optuna_url))
     tracker = _existing_tracker(settings, study_name)
@@ -166,20 +184,32 @@ def reconcile(settings: Settings, study_name: str, *, force: bool = False) -> di
     else:
         failed = fail_stale(study, tracker)
     repair_lost_retries(study)  # a FAIL whose retry an error or a crash lost on the way
-    runs_after = 0
+    runs_after, parent_ended = 0, False
     if tracker is not None:
         kill_orphaned_runs(study, tracker)
         runs_after = len(running_trial_runs(tracker))
+        if tracker.parent_status() == "RUNNING":  # its workers died before summarising
+            parent_ended = summarise_if_idle(study, tracker)
     return {
         "failed": len(failed),
         "retried": _retries(study) - retries_before,
         "runs_killed": runs_before - runs_after,
         "running": len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))),
+        "parent_ended": int(parent_ended),
     }
 
 
 def _retries(study: optuna.Study) -> int:
     return sum(A.RETRY_OF in t.system_attrs for t in study.get_trials(deepcopy=False))
+
+
+def parent_run_state(settings: Settings, study_name: str) -> dict[str, str] | None:
+    """{"run_id", "status"} of the study's parent run, None when there is none; creates nothing."""
+    if not stores.exists(settings.mlflow_uri):  # reading must not create the MLflow store
+        return None
+    from hpsearch.tracking._store import parent_run_state as state  # MLflow: only now
+
+    return state(settings.mlflow_uri, study_name)
 
 
 def _existing_tracker(settings: Settings, study_name: str) -> StudyTracker | None:

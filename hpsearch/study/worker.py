@@ -30,7 +30,7 @@ from hpsearch.study import attrs as A
 from hpsearch.study.algorithms import make_pruner, make_sampler
 from hpsearch.study.config import StudyConfig, load_study_config
 from hpsearch.study.objective import Objective
-from hpsearch.study.reconcile import fail_stale, kill_orphaned_runs
+from hpsearch.study.reconcile import fail_stale, kill_orphaned_runs, summarise_if_idle
 from hpsearch.study.stopping import WouldOverrun
 from hpsearch.study.storage import load_existing_study, open_existing_storage
 from hpsearch.study.trial_loop import next_trial, run_trial, start_trial
@@ -53,6 +53,9 @@ class WorkerOptions:
     worker_index: int | None = None
     timeout: float | None = None
     data_dir: Path | None = None
+    # the last worker out ends the parent run with the summary; launch's own workers leave it
+    # to launch, which waits for them
+    summarise: bool = True
 
 
 def sampler_seed(config: StudyConfig, launch: int, worker_index: int | None) -> int:
@@ -113,18 +116,30 @@ def run_worker(options: WorkerOptions) -> int:
         fail_stale(study, tracker)
 
     done = 0
-    with threadpool_limits(limits=options.blas_threads), stop_signals_interrupt():
-        while (trial := next_trial(study, deadline, tracker, config.budget)) is not None:
-            start_trial(study, trial, tags)
-            try:
-                run_trial(study, storage, trial, objective, watch)
-            except WouldOverrun as exc:  # nor would the next: the deadline is near
-                log.warning("trial %d not started: %s", trial.number, exc)
-                break
-            done += 1
-    if tracker is not None:  # the last one out ends runs whose trials ended without them
-        kill_orphaned_runs(study, tracker)
+    try:
+        with threadpool_limits(limits=options.blas_threads), stop_signals_interrupt():
+            while (trial := next_trial(study, deadline, tracker, config.budget)) is not None:
+                start_trial(study, trial, tags)
+                try:
+                    run_trial(study, storage, trial, objective, watch)
+                except WouldOverrun as exc:  # nor would the next: the deadline is near
+                    log.warning("trial %d not started: %s", trial.number, exc)
+                    break
+                done += 1
+    except KeyboardInterrupt:  # stopped: launch's workers leave the clean-up to launch
+        if tracker is not None and options.summarise:
+            _leave(study, tracker, summarise=True)  # repeated signals are ignored by now
+        raise
+    if tracker is not None:
+        _leave(study, tracker, summarise=options.summarise)
     return done
+
+
+def _leave(study: optuna.Study, tracker: StudyTracker, *, summarise: bool) -> None:
+    """The last one out ends runs whose trials ended without them, and the parent run."""
+    kill_orphaned_runs(study, tracker)
+    if summarise:
+        summarise_if_idle(study, tracker)
 
 
 def _tracker(options: WorkerOptions) -> StudyTracker | None:

@@ -214,6 +214,15 @@ def _parent_runs(client: MlflowClient, experiment_id: str) -> list[Run]:
     return sorted(runs, key=lambda run: (run.info.start_time, run.info.run_id))
 
 
+def parent_run_state(tracking_uri: str, study_name: str) -> dict[str, str] | None:
+    """The study's parent run as {"run_id", "status"} in an existing store; None when there is
+    none. Creates nothing."""
+    client = open_client(tracking_uri)
+    experiment = client.get_experiment_by_name(study_name)
+    runs = _parent_runs(client, experiment.experiment_id) if experiment is not None else []
+    return {"run_id": runs[0].info.run_id, "status": runs[0].info.status} if runs else None
+
+
 def get_or_create_parent_run(client: MlflowClient, experiment_id: str, study_name: str) -> str:
     """Run id of the study's parent run: the existing one when resumed, else a new one."""
     existing = _parent_runs(client, experiment_id)

@@ -291,6 +291,10 @@ class StudyTracker:
         counts = counts or state_counts(study)
         return study_description(study, counts, best, champion_line(self.client, self.study_name))
 
+    def parent_status(self) -> str:
+        """RUNNING until a summary ends it FINISHED (MLflow's run status)."""
+        return str(self.client.get_run(self.parent_run_id).info.status)
+
     def trial_run_id(self, trial_number: int) -> str | None:
         """The child run of trial `trial_number` (a FINISHED one first), or None."""
         runs = self.client.search_runs(

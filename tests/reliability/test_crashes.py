@@ -89,7 +89,7 @@ def test_sigkill_every_worker_then_reconcile_and_resume(
     assert reconcile(settings, "faults")["failed"] == 0  # heartbeats still fresh: hands off
     time.sleep(GRACE_SECONDS + 1)
     assert reconcile(settings, "faults") == {
-        "failed": 2, "retried": 2, "runs_killed": 2, "running": 0
+        "failed": 2, "retried": 2, "runs_killed": 2, "running": 0, "parent_ended": 1
     }  # fmt: skip
     assert reconcile(settings, "faults")["failed"] == 0  # idempotent
     assert not study.get_trials(states=(TrialState.RUNNING,))
@@ -111,7 +111,7 @@ def test_reconcile_force_fails_running_trials_without_waiting(
     workers.processes[0].send_signal(signal.SIGKILL)
     workers.processes[0].wait()
     outcome = reconcile(get_settings(), "faults", force=True)
-    assert outcome == {"failed": 1, "retried": 1, "runs_killed": 1, "running": 0}
+    assert outcome == {"failed": 1, "retried": 1, "runs_killed": 1, "running": 0, "parent_ended": 1}
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
