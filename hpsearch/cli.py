@@ -39,8 +39,14 @@ __all__ = ["app", "cli_models", "main"]  # cli_models: imported to register its 
 def launch(
     study_file: Annotated[Path, typer.Argument(help="A study YAML file (see studies/).")],
     workers: Annotated[
-        int, typer.Option(min=0, max=256, help="Worker processes here; 0 only queues the trials.")
-    ] = 1,
+        int | None,
+        typer.Option(
+            min=0,
+            max=256,
+            help="Worker processes here; 0 only queues the trials. Default: workers x BLAS "
+            "threads measured best on this machine (cached).",
+        ),
+    ] = None,
     n_trials: Annotated[int | None, typer.Option(min=1, max=MAX_TRIALS)] = None,
     timeout: Timeout = None,
     storage: Storage = None,

@@ -23,6 +23,7 @@ FAIL_REASON = "fail_reason"  # what went wrong, in one line
 PRUNED_REASON = "pruned_reason"  # "pruner" or "diverged"
 PRUNED_STEP = "pruned_step"
 BLAS_THREADS = "blas_threads"  # replay uses the same BLAS split, hence the same sums
+THREADS_CHOICE = "threads_choice"  # how launch chose workers x threads (study/threads.py)
 WORKER = "worker"  # host:pid of the process that ran the trial
 LAUNCH_NUMBER = "launch"  # the study's LAUNCH when the trial was sampled
 SAMPLER_SEED = "sampler_seed"  # with LAUNCH_NUMBER: how to sample the trial's point again

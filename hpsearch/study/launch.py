@@ -7,7 +7,7 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -19,6 +19,8 @@ from hpsearch.study.pool import check_budget, create_or_resume
 from hpsearch.study.progress import study_status
 from hpsearch.study.space_changes import check_resumed_space
 from hpsearch.study.storage import open_storage, probe_storage
+from hpsearch.study.threads import ThreadChoice, usable_cores
+from hpsearch.study.threads import choose as choose_threads
 from hpsearch.study.worker import WorkerOptions, preflight, worker_process
 
 if TYPE_CHECKING:
@@ -37,17 +39,13 @@ class Printer(Protocol):
 @dataclass(frozen=True)
 class LaunchRequest:
     study_file: Path
-    workers: int = 1
+    workers: int | None = 1  # None: workers x threads chosen by measurement (threads.py)
     n_trials: int | None = None
     timeout: float | None = None
     allow_changed_config: bool = False
     data_dir: Path | None = None
     tracking: bool = True
-
-
-def blas_threads_per_worker(workers: int) -> int:
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, (cores or 1) // workers)
+    threads: int | None = None  # BLAS threads per worker; None: from the measurement
 
 
 class WorkersFailed(Exception):
@@ -63,18 +61,23 @@ def _data_dir(request: LaunchRequest, settings: Settings) -> Path | None:
 
 
 def _start_workers(
-    request: LaunchRequest, config: StudyConfig, settings: Settings, processes: list[Any]
+    request: LaunchRequest,
+    choice: ThreadChoice,
+    config: StudyConfig,
+    settings: Settings,
+    processes: list[Any],
 ) -> None:
     """Start the workers into `processes` one by one: an interrupt mid-way still stops those."""
     context = multiprocessing.get_context("spawn")  # no forked SQLite/BLAS state in children
-    threads = blas_threads_per_worker(request.workers)
-    for index in range(request.workers):
+    threads = choice.threads
+    for index in range(choice.workers):
         options = WorkerOptions(
             study_name=config.name,
             storage_url=settings.optuna_url,
             tracking_uri=settings.mlflow_uri if request.tracking else None,
             artifact_root=settings.artifact_root,
             blas_threads=threads,
+            threads_choice=choice.describe(),
             worker_index=index,
             timeout=request.timeout or config.budget.timeout,  # the flag, else the study file
             data_dir=_data_dir(request, settings),
@@ -159,14 +162,16 @@ def _launch(
         probe_tracking_uri(settings.mlflow_uri)
     check_resumed_space(config, settings.optuna_url)  # --allow-changed-config has its limits
     fingerprint = None
-    if request.workers:  # what our workers need; queue-only leaves that to workers elsewhere
+    if request.workers != 0:  # what our workers need; queue-only leaves that to workers elsewhere
         fingerprint = preflight(config, _data_dir(request, settings))
     check_budget(settings.optuna_url, config.name, n_trials)  # a lower budget than already run
     settings.ensure_home()
+    choice = _choose_threads(request.workers, request.threads)
+    request = replace(request, workers=choice.workers)
     catalog, launch_id = _record_launch(config, text, request, settings, n_trials, fingerprint)
     exit_status = 1
     try:
-        status = _run(request, settings, console, on_status, config, text, n_trials)
+        status = _run(request, choice, settings, console, on_status, config, text, n_trials)
         exit_status = 0
     except KeyboardInterrupt:
         exit_status = 130
@@ -188,8 +193,18 @@ def _study_status(exit_status: int, workers: int) -> str:
     return "stopped" if exit_status == 130 else "failed"
 
 
+def _choose_threads(workers: int | None, threads: int | None) -> ThreadChoice:
+    """Workers x BLAS threads from this machine's measurement (none for a queue-only launch)."""
+    if workers == 0:
+        return ThreadChoice(0, 0, None)
+    if threads is not None:  # set by the caller (benchmarks sweep them): nothing measured
+        return ThreadChoice(workers or max(1, usable_cores() // threads), threads, None, "given")
+    return choose_threads(workers)
+
+
 def _run(
     request: LaunchRequest,
+    choice: ThreadChoice,
     settings: Settings,
     console: Printer,
     on_status: OnStatus | None,
@@ -202,7 +217,8 @@ def _run(
     change = f"{added} trial(s) added" if added >= 0 else f"{-added} queued trial(s) cancelled"
     console.print(
         f"study {config.name}: {change} to reach {n_trials}; "
-        f"{request.workers} worker(s) on {mask_password(settings.optuna_url)}"
+        f"{choice.workers} worker(s) x {choice.threads} BLAS thread(s) on "
+        f"{mask_password(settings.optuna_url)}"
     )
     if request.workers == 0:  # queue only: workers elsewhere (`hpsearch worker`) run the trials
         console.print(f"queued; run trials with: hpsearch worker {config.name} --storage URL")
@@ -211,7 +227,7 @@ def _run(
     tracker = _tracker(config.name, settings) if request.tracking else None
     processes: list[Any] = []
     try:
-        _start_workers(request, config, settings, processes)
+        _start_workers(request, choice, config, settings, processes)
         _watch(processes, study, on_status)
     finally:
         _stop(processes)
@@ -241,7 +257,8 @@ def _record_launch(
             storage_url=settings.optuna_url,
             allow_changed=request.allow_changed_config,
         )
-        launch_id = catalog.start_launch(config.name, workers=request.workers, n_trials=n_trials)
+        workers = request.workers or 0
+        launch_id = catalog.start_launch(config.name, workers=workers, n_trials=n_trials)
         catalog.set_status(config.name, "running")
         return catalog, launch_id
     except BaseException:

@@ -50,6 +50,7 @@ class WorkerOptions:
     tracking_uri: str | None  # None: no MLflow runs (engine-only use)
     artifact_root: str | None = None
     blas_threads: int | None = None
+    threads_choice: str | None = None  # how launch chose workers x threads, recorded per trial
     worker_index: int | None = None
     timeout: float | None = None
     data_dir: Path | None = None
@@ -107,6 +108,7 @@ def run_worker(options: WorkerOptions) -> int:
     host = f"{socket.gethostname()}:{os.getpid()}"
     tags = {
         A.BLAS_THREADS: options.blas_threads or 0,
+        A.THREADS_CHOICE: options.threads_choice or "not chosen (hpsearch worker)",
         A.LAUNCH_NUMBER: launch,
         A.SAMPLER_SEED: seed,  # with the launch: how to sample this trial's point again
         A.WORKER: host,
