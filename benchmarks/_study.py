@@ -21,14 +21,16 @@ from hpsearch.study.launch import LaunchRequest, launch
 from hpsearch.study.storage import open_storage
 
 
-def run_study(study: dict[str, Any], *, workers: int) -> tuple[list[FrozenTrial], float]:
+def run_study(
+    study: dict[str, Any], *, workers: int, threads: int | None = None
+) -> tuple[list[FrozenTrial], float]:
     """Launch `study` (a study-file mapping) with W workers, no MLflow: (trials, seconds)."""
     with tempfile.TemporaryDirectory() as home:
         os.environ["HPSEARCH_HOME"] = home
         path = Path(home) / "study.yaml"
         path.write_text(yaml.safe_dump(study))
         started = time.perf_counter()
-        request = LaunchRequest(path, workers=workers, tracking=False)
+        request = LaunchRequest(path, workers=workers, tracking=False, threads=threads)
         launch(request, get_settings(), Console(file=io.StringIO()))
         seconds = time.perf_counter() - started
         storage = open_storage(get_settings().optuna_url)

@@ -111,13 +111,16 @@ def sgemm_step_gflops(widths: tuple[int, ...], n: int) -> float:
 
 
 class Ours:
-    def __init__(self, hidden: tuple[int, ...], optimizer: str, batch: int = 128) -> None:
+    def __init__(
+        self, hidden: tuple[int, ...], optimizer: str, batch: int = 128, samples: int = N_SAMPLES
+    ) -> None:
         self.batch = batch
         self.model = MLP(Architecture(784, hidden, 10), np.random.default_rng(0))
         self.opt = make_optimizer(optimizer, self.model.parameters(), lr=1e-3)
         self.loss = LOSSES["cross_entropy"]()
         self.rng = np.random.default_rng(1)
-        self.X, self.y, _ = load_data()
+        X, y, _ = load_data()
+        self.X, self.y = X[:samples], y[:samples]
 
     def epoch(self) -> float:
         X, y = self.X, self.y
@@ -129,7 +132,9 @@ class Ours:
 
 
 class Torch:
-    def __init__(self, hidden: tuple[int, ...], optimizer: str, batch: int = 128) -> None:
+    def __init__(
+        self, hidden: tuple[int, ...], optimizer: str, batch: int = 128, samples: int = N_SAMPLES
+    ) -> None:
         import torch
 
         self.batch = batch
@@ -144,7 +149,7 @@ class Torch:
         self.opt = cls(self.net.parameters(), lr=1e-3)
         self.loss = torch.nn.CrossEntropyLoss()
         X, y, _ = load_data()
-        self.X, self.y = torch.from_numpy(X), torch.from_numpy(y)
+        self.X, self.y = torch.from_numpy(X[:samples]), torch.from_numpy(y[:samples])
 
     def epoch(self) -> float:
         X, y = self.X, self.y
@@ -223,10 +228,10 @@ def _worker(conn: Connection, framework: str, case: Case, args: Any) -> None:
             import torch
 
             torch.set_num_threads(args.threads)
-            trainer: Ours | Torch = Torch(*case)
+            trainer: Ours | Torch = Torch(*case, samples=args.samples)
             info = f"torch {torch.__version__}, {torch.get_num_threads()} threads"
         else:
-            trainer = Ours(*case)
+            trainer = Ours(*case, samples=args.samples)
             info = "; ".join(_blas(i) for i in threadpool_info())
         trainer.epoch()  # warm-up: buffers, thread pools, page faults
         conn.send(info)
@@ -270,6 +275,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--phases", action="store_true", help="time the parts of one step")
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall")
+    parser.add_argument("--samples", type=int, default=N_SAMPLES, help="per epoch")
     args = parser.parse_args()
     _set_clock(args.clock)
     if args.phases:
@@ -279,6 +285,7 @@ def main() -> None:
     if importlib.util.find_spec("torch") is not None:
         frameworks.append("torch")
     X, _, source = load_data()
+    X = X[: args.samples]
     print(f"data: {source}, {len(X)} samples per epoch, float32, lr=1e-3, {args.clock} clock")
     print(
         f"threads: {args.threads} (threadpoolctl for NumPy, torch.set_num_threads for torch); "

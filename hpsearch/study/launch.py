@@ -181,7 +181,7 @@ def _launch(
         raise
     finally:
         catalog.end_launch(launch_id, exit_status)
-        catalog.set_status(config.name, _study_status(exit_status, request.workers))
+        catalog.set_status(config.name, _study_status(exit_status, choice.workers))
         catalog.close()
     return status
 

@@ -31,9 +31,12 @@ class ThreadChoice:
     workers: int
     threads: int
     samples_per_second: float | None  # all workers together, as measured; None: not measured
+    how: str = "measured"  # or "given": set by the caller
 
     def describe(self) -> str:
-        """What each trial records, e.g. '2x1 (measured 41000 samples/s of 2x1, 1x2)'."""
+        """What each trial records, e.g. '2x1 (measured 41000 samples/s)'."""
+        if self.how == "given":
+            return f"{self.workers}x{self.threads} (given)"
         if self.samples_per_second is None:
             return f"{self.workers}x{self.threads} (the only combination on {usable_cores()} cores)"
         return f"{self.workers}x{self.threads} (measured {self.samples_per_second:.0f} samples/s)"

@@ -185,8 +185,9 @@ class StudyTracker:
     # -- a trial ends: exactly one of these ----------------------------------------------
 
     def finish_complete(self, run_id: str, result: TrainResult, splits: Splits) -> None:
-        """Learning curves, validation confusion matrix, best_val_accuracy, then the model as
-        the run's logged model; FINISHED last, so a FINISHED run always has its model."""
+        """Validation confusion matrix, best_val_accuracy, then the model as the run's logged
+        model; FINISHED last, so a FINISHED run always has its model. No learning-curve PNG:
+        the MLflow UI draws the per-epoch metrics logged already."""
         self._system.stop(run_id)
         with tempfile.TemporaryDirectory(prefix="hpsearch-run-") as scratch:
             self._plot_trial(result, splits, Path(scratch))
@@ -213,14 +214,8 @@ class StudyTracker:
         return str(number)
 
     def _plot_trial(self, result: TrainResult, splits: Splits, folder: Path) -> None:
-        # matplotlib: only for a finished trial
-        from hpsearch.tracking.plots import (
-            confusion_matrix,
-            plot_confusion_matrix,
-            plot_learning_curves,
-        )
+        from hpsearch.tracking.confusion import confusion_matrix, plot_confusion_matrix
 
-        plot_learning_curves(result.history, folder / T.LEARNING_CURVES)
         predicted = result.model.predict(splits.x_val)
         counts = confusion_matrix(splits.y_val, predicted, splits.n_classes)
         accuracy = float(counts.trace() / max(counts.sum(), 1))

@@ -1,8 +1,11 @@
-"""Every PNG hpsearch draws: learning curves, the confusion matrix, Optuna's summary plots.
+"""The matplotlib PNGs: `hpsearch train`'s learning curves and Optuna's summary plots.
 
-The two per-trial figures are built once per process and refilled for every trial (building
-axes, ticks and labels costs more than drawing them): bare Figures, no pyplot state, fixed
-margins, one trial at a time per figure. Optuna's plots are saved and closed (`save_figure`).
+The learning-curves figure is built once per process and refilled (building axes, ticks and
+labels costs more than drawing them): a bare Figure, no pyplot state, fixed margins, one
+drawing at a time. Optuna's plots are saved and closed (`save_figure`). A trial run's one
+figure, its confusion matrix, is drawn with Pillow in `confusion.py`, so a worker never
+imports matplotlib; trial runs have no learning-curve PNG, since the MLflow UI draws the
+logged epoch metrics.
 """
 
 from __future__ import annotations
@@ -63,55 +66,6 @@ class _CurvesFigure:
 @functools.cache
 def _curves_figure() -> _CurvesFigure:
     return _CurvesFigure()
-
-
-def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
-    """(C, C) int64 counts: row = true class, column = predicted class."""
-    flat = np.asarray(y_true, np.int64) * n_classes + np.asarray(y_pred, np.int64)
-    return np.bincount(flat, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
-
-
-def plot_confusion_matrix(counts: np.ndarray, path: Path, title: str) -> Path:
-    """Heat map of a (C, C) confusion matrix with the counts written in the cells."""
-    return _confusion_figure(counts.shape[0]).save(counts, path, title)
-
-
-class _ConfusionFigure:
-    """A C x C confusion-matrix figure, built once per process and refilled for every trial:
-    its hundred cell labels and ticks cost more to build than to draw. No colour bar: the
-    counts are written in the cells."""
-
-    def __init__(self, n: int) -> None:
-        # a bare Figure: no pyplot registry to clean up, fixed margins (tight_layout is slow)
-        self.figure = Figure(figsize=(0.6 + 0.6 * n, 0.6 + 0.6 * n))
-        self.ax = self.figure.add_subplot()
-        self.image = self.ax.imshow(np.zeros((n, n)), cmap="Blues")
-        self.cells = [
-            [self.ax.text(j, i, "", ha="center", va="center", fontsize=8) for j in range(n)]
-            for i in range(n)
-        ]
-        self.ax.set(xticks=range(n), yticks=range(n), xlabel="predicted", ylabel="true")
-        self.figure.subplots_adjust(left=0.14, right=0.97, bottom=0.1, top=0.92)
-        self.lock = threading.Lock()  # one figure, so one trial at a time draws it
-
-    def save(self, counts: np.ndarray, path: Path, title: str) -> Path:
-        top = int(counts.max()) if counts.size else 0
-        with self.lock:
-            self.image.set_data(counts)
-            self.image.set_clim(0, max(top, 1))
-            for (i, j), count in np.ndenumerate(counts):
-                cell = self.cells[i][j]
-                cell.set_text(str(count))
-                cell.set_color("white" if count > top / 2 else "black")
-            self.ax.set_title(title)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.figure.savefig(path, dpi=90)
-        return path
-
-
-@functools.lru_cache(maxsize=4)
-def _confusion_figure(n_classes: int) -> _ConfusionFigure:
-    return _ConfusionFigure(n_classes)
 
 
 def save_figure(figure_or_axes: Any, path: Path) -> Path:

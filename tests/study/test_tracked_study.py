@@ -64,7 +64,7 @@ def test_every_trial_is_a_child_run_with_its_metrics_model_and_state(
         assert run.data.metrics["best_val_accuracy"] == trial.value
         assert "system/cpu_utilization_percentage" in run.data.metrics  # system_metrics: true
         artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
-        assert {"learning_curves.png", "confusion_matrix_val.png"} <= artifacts
+        assert "confusion_matrix_val.png" in artifacts
         (output,) = run.outputs.model_outputs  # the model is the run's logged model
         assert output.model_id == tags["hpsearch.model_id"]
         model = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
