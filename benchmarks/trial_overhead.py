@@ -177,6 +177,10 @@ def run(kind: str, trials: int, env: dict[str, str]) -> Costs:
         name = f"overhead-{kind}"
         path.write_text(yaml.safe_dump(study_file(name, trials)))
         settings = get_settings()
+        if env:  # a server's fresh databases: the explicit schema step, as in the service
+            from hpsearch.catalog import upgrade_all
+
+            upgrade_all(settings)
         launch(LaunchRequest(path, workers=0), settings, Console(file=io.StringIO()))
         options = worker.WorkerOptions(
             study_name=name,
@@ -260,10 +264,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=12)
     parser.add_argument("--postgres", help="admin URL, e.g. postgresql+psycopg://postgres@...")
+    parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
     args = parser.parse_args()
     print(f"host: {os.uname().nodename}, {os.cpu_count()} CPUs, load average "
           f"{os.getloadavg()[0]:.1f}; python {sys.version.split()[0]}")  # fmt: skip
-    stores: list[tuple[str, Callable[[], Any]]] = [("sqlite", lambda: contextlib.nullcontext({}))]
+    stores: list[tuple[str, Callable[[], Any]]] = []
+    if not args.no_sqlite:
+        stores.append(("sqlite", lambda: contextlib.nullcontext({})))
     if args.postgres:
         stores.append(("postgresql", lambda: postgres_stores(args.postgres)))
     for store, stores_for in stores:
