@@ -21,6 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
+
+from hpsearch.nn import LOSSES, MLP, Architecture, make_optimizer, train_step
+
 CACHE_FILE = "machine-threads.json"
 MEASURE_SECONDS = 0.6
 _BATCH = 128
@@ -97,11 +102,6 @@ def measure(workers: int, threads: int, seconds: float = MEASURE_SECONDS) -> flo
 
 
 def _train_for_a_moment(threads: int, seconds: float, start: Any, results: Any) -> None:
-    import numpy as np
-    from threadpoolctl import threadpool_limits
-
-    from hpsearch.nn import LOSSES, MLP, Architecture, make_optimizer, train_step
-
     rng = np.random.default_rng(0)
     X, y = rng.random((_BATCH * 8, 784), dtype=np.float32), rng.integers(0, 10, _BATCH * 8)
     model = MLP(Architecture(784, (256,), 10), rng)
@@ -120,8 +120,6 @@ def _train_for_a_moment(threads: int, seconds: float, start: Any, results: Any) 
 
 
 def _machine() -> str:
-    from threadpoolctl import threadpool_info
-
     kernels = sorted({str(i.get("architecture")) for i in threadpool_info()})
     return f"{socket.gethostname()}/{usable_cores()} cores/{'+'.join(kernels)}"
 

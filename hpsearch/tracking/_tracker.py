@@ -214,6 +214,7 @@ class StudyTracker:
         return str(number)
 
     def _plot_trial(self, result: TrainResult, splits: Splits, folder: Path) -> None:
+        # Pillow: only for a finished trial
         from hpsearch.tracking.confusion import confusion_matrix, plot_confusion_matrix
 
         predicted = result.model.predict(splits.x_val)
