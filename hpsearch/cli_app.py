@@ -52,6 +52,10 @@ def checked(settings: Settings) -> Settings:
     stores.check_url(settings.optuna_url, "the Optuna storage")
     stores.check_url(settings.catalog_url, "the catalog database")
     stores.check_url(settings.mlflow_uri, "the MLflow tracking URI")
+    for url, what in ((settings.optuna_url, "the Optuna storage"),
+                      (settings.catalog_url, "the catalog database"),
+                      (settings.mlflow_uri, "the MLflow store")):  # fmt: skip
+        stores.check_sqlite_file(url, what)
     return settings
 
 

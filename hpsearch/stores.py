@@ -7,12 +7,14 @@ of the two kinds; the embedded default is a SQLite file per store.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 from pathlib import Path
 
 import sqlalchemy as sa
 
-from hpsearch.errors import CREDENTIALS, UserError, mask_password
+from hpsearch.errors import CREDENTIALS, UserError, mask_password, shown
 
 # Databases on a server: their schemas change only through `hpsearch db upgrade`
 SERVER_DATABASES = frozenset({"postgresql", "mysql", "mssql"})
@@ -120,3 +122,22 @@ def _check_sqlite(parsed: sa.URL, shown_url: str, what: str) -> None:
     absolute = Path(os.path.abspath(path))
     if any(absolute.is_relative_to(root) for root in _NOT_FOR_DATABASES):
         raise UserError(f"{what} {shown_url}: not a place for a database file")
+
+
+def check_sqlite_file(url: str, what: str) -> None:
+    """UserError naming the file when a SQLite store exists but is not a sound database (not
+    one at all, truncated, corrupt): probed read-only before any store is written, so that a
+    launch does not change one store and then crash on the next."""
+    path = sqlite_path(url)
+    if path is None or not path.is_file():
+        return
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as db:
+            verdict = db.execute("PRAGMA quick_check(1)").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        verdict = str(exc)
+    if verdict != "ok":
+        raise UserError(
+            f"{what} {path}: not a sound SQLite database ({shown(verdict, 120)}): "
+            "restore it from a backup or move it away"
+        )
