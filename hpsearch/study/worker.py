@@ -17,7 +17,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import optuna
@@ -104,15 +104,7 @@ def run_worker(options: WorkerOptions) -> int:
     tracker = _tracker(options)
     deadline = time.monotonic() + (options.timeout or float("inf"))
     objective = Objective(config, splits, tracker, deadline if options.timeout else None)
-    # which process runs a trial: for operators, and for tests that kill it
-    host = f"{socket.gethostname()}:{os.getpid()}"
-    tags = {
-        A.BLAS_THREADS: options.blas_threads or 0,
-        A.THREADS_CHOICE: options.threads_choice or "not chosen (hpsearch worker)",
-        A.LAUNCH_NUMBER: launch,
-        A.SAMPLER_SEED: seed,  # with the launch: how to sample this trial's point again
-        A.WORKER: host,
-    }
+    tags = _trial_tags(options, launch, seed)
 
     def watch() -> None:
         fail_stale(study, tracker)
@@ -135,6 +127,18 @@ def run_worker(options: WorkerOptions) -> int:
     if tracker is not None:
         _leave(study, tracker, summarise=options.summarise)
     return done
+
+
+def _trial_tags(options: WorkerOptions, launch: int, seed: int) -> dict[str, Any]:
+    """What every trial of this worker records: its threads, its sampling, its process."""
+    return {
+        A.BLAS_THREADS: options.blas_threads or 0,
+        A.THREADS_CHOICE: options.threads_choice or "not chosen (hpsearch worker)",
+        A.LAUNCH_NUMBER: launch,
+        A.SAMPLER_SEED: seed,  # with the launch: how to sample this trial's point again
+        # which process runs a trial: for operators, and for tests that kill it
+        A.WORKER: f"{socket.gethostname()}:{os.getpid()}",
+    }
 
 
 def _leave(study: optuna.Study, tracker: StudyTracker, *, summarise: bool) -> None:
