@@ -25,6 +25,7 @@ from hpsearch.cli_views import epoch_bar
 from hpsearch.errors import UserError
 from hpsearch.limits import MAX_SEED
 from hpsearch.places import check_writable_folder
+from hpsearch.signals import stop_signals_interrupt
 
 
 @app.command()
@@ -138,13 +139,15 @@ def best(
     """Take the best trial: test it once, register it as NAME@champion, optionally download it."""
     from hpsearch.registry import best as take_best
 
-    report = take_best(
-        settings_for(storage, tracking_uri),
-        study_name,
-        out=out,
-        register=not no_register,
-        force=force,
-    )
+    # SIGTERM as Ctrl-C: the temporary folders are removed and a half-copied --out undone
+    with stop_signals_interrupt():
+        report = take_best(
+            settings_for(storage, tracking_uri),
+            study_name,
+            out=out,
+            register=not no_register,
+            force=force,
+        )
     if json_output:
         print_json({key: value for key, value in report.items() if key != "message"})
         return

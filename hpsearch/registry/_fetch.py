@@ -237,17 +237,30 @@ def verify_weights(folder: Path, source: ModelSource) -> str:
 
 
 def _copy_into(staging: Path, files: list[str], dest: Path) -> None:
-    """Copy staged files into dest, re-checking each destination; never follow or overwrite."""
+    """Copy staged files into dest, re-checking each destination; never follow or overwrite.
+    All or nothing: interrupted or failing half-way, it removes what it wrote (a rerun finds
+    `dest` as it was, not half a model)."""
+    made = [] if dest.exists() else [dest]
+    try:
+        _copy_files(staging, files, dest, made)
+    except BaseException:
+        for path in reversed(made):
+            with contextlib.suppress(OSError):
+                path.rmdir() if path.is_dir() and not path.is_symlink() else path.unlink()
+        raise
+
+
+def _copy_files(staging: Path, files: list[str], dest: Path, made: list[Path]) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     for path in files:
         target = safe_destination(dest, path)
+        made += [p for p in reversed(target.parents) if p.is_relative_to(dest) and not p.exists()]
         target.parent.mkdir(parents=True, exist_ok=True)
         safe_destination(dest, path)  # the folders just made: still inside, no symlink swapped in
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-        with (
-            open(staging / path, "rb") as src,
-            os.fdopen(os.open(target, flags, 0o644), "wb") as dst,
-        ):
+        fd = os.open(target, flags, 0o644)  # O_EXCL: a file of ours from here on
+        made.append(target)
+        with open(staging / path, "rb") as src, os.fdopen(fd, "wb") as dst:
             shutil.copyfileobj(src, dst)
 
 

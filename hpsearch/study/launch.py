@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from hpsearch.catalog import refuse_shared_databases, store_urls
 from hpsearch.settings import Settings, mask_password
-from hpsearch.signals import stop_signals_interrupt
+from hpsearch.signals import STOP_SIGNALS, stop_signals_interrupt
 from hpsearch.study.config import StudyConfig, load_study_file, study_dims
 from hpsearch.study.pool import check_budget, create_or_resume
 from hpsearch.study.progress import study_status
@@ -84,8 +84,15 @@ def _start_workers(
             summarise=False,  # launch summarises once its workers are gone
         )
         process = context.Process(target=worker_process, args=(options,), name=f"worker-{index}")
-        process.start()
-        processes.append(process)
+        # A stop signal waits until the child has its start-up data: interrupted half-way, the
+        # child died of an EOFError traceback. (The child inherits the mask; its entry point
+        # unblocks the signals first thing.)
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            process.start()
+            processes.append(process)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _stop(processes: list[Any]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import socket
 import sys
 import time
@@ -25,7 +26,7 @@ from threadpoolctl import threadpool_limits
 
 from hpsearch.data import release_loaded
 from hpsearch.errors import UserError
-from hpsearch.signals import stop_signals_interrupt
+from hpsearch.signals import STOP_SIGNALS, stop_signals_interrupt
 from hpsearch.study import attrs as A
 from hpsearch.study.algorithms import make_pruner, make_sampler
 from hpsearch.study.config import StudyConfig, load_study_config
@@ -166,7 +167,9 @@ def worker_process(options: WorkerOptions) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        run_worker(options)
+        with stop_signals_interrupt():  # a stop signal held back while launch started us
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # ends the worker here
+            run_worker(options)
     except KeyboardInterrupt:
         raise SystemExit(130) from None
     except UserError as exc:
