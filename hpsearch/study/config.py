@@ -107,6 +107,14 @@ class BudgetConfig(Strict):
     patience: int | None = Field(default=None, ge=1, le=MAX_TRIALS)
 
 
+class WarmStartConfig(Strict):
+    """Run the best `top_k` configurations of an earlier study first (study/warm_start.py)."""
+
+    study: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
+    top_k: int = Field(ge=1, le=MAX_TRIALS)
+    storage: str | None = None  # its Optuna storage URL; default: this study's own
+
+
 class StudyConfig(Strict):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
     dataset: DatasetConfig
@@ -117,6 +125,7 @@ class StudyConfig(Strict):
     pruner: PrunerConfig = PrunerConfig()
     budget: BudgetConfig
     enqueue: list[dict[str, Any]] = Field(default_factory=list)
+    warm_start: list[WarmStartConfig] = Field(default_factory=list)
     seed: int = Field(default=0, ge=0, le=MAX_SEED)
     system_metrics: bool = False  # CPU, memory, disk, network per trial run (MLflow's monitor)
 

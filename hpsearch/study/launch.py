@@ -21,6 +21,7 @@ from hpsearch.study.space_changes import check_resumed_space
 from hpsearch.study.storage import open_storage, probe_storage
 from hpsearch.study.threads import ThreadChoice, usable_cores
 from hpsearch.study.threads import choose as choose_threads
+from hpsearch.study.warm_start import WarmPoint, warm_points
 from hpsearch.study.worker import WorkerOptions, preflight, worker_process
 
 if TYPE_CHECKING:
@@ -172,13 +173,14 @@ def _launch(
     if request.workers != 0:  # what our workers need; queue-only leaves that to workers elsewhere
         fingerprint = preflight(config, _data_dir(request, settings))
     check_budget(settings.optuna_url, config.name, n_trials)  # a lower budget than already run
+    warm = warm_points(config, settings.optuna_url)  # an unknown source study: before any write
     settings.ensure_home()
     choice = _choose_threads(request.workers, request.threads)
     request = replace(request, workers=choice.workers)
     catalog, launch_id = _record_launch(config, text, request, settings, n_trials, fingerprint)
     exit_status = 1
     try:
-        status = _run(request, choice, settings, console, on_status, config, text, n_trials)
+        status = _run(request, choice, settings, console, on_status, config, text, (n_trials, warm))
         exit_status = 0
     except KeyboardInterrupt:
         exit_status = 130
@@ -217,10 +219,11 @@ def _run(
     on_status: OnStatus | None,
     config: StudyConfig,
     text: str,
-    n_trials: int,
+    budget: tuple[int, list[WarmPoint]],
 ) -> dict[str, Any]:
+    n_trials, warm = budget
     storage = open_storage(settings.optuna_url)
-    study, added = create_or_resume(config, text, storage, n_trials)
+    study, added = create_or_resume(config, text, storage, n_trials, warm)
     change = f"{added} trial(s) added" if added >= 0 else f"{-added} queued trial(s) cancelled"
     console.print(
         f"study {config.name}: {change} to reach {n_trials}; "

@@ -21,6 +21,7 @@ from hpsearch.study.config import StudyConfig
 from hpsearch.study.space import resolve, suggest
 from hpsearch.study.stopping import FINISHED, WouldOverrun, expected_seconds
 from hpsearch.study.storage import retrying
+from hpsearch.study.warm_start import WARM_START_ATTR
 from hpsearch.train import EpochMetrics, TrainConfig, TrainResult, train
 
 if TYPE_CHECKING:
@@ -154,6 +155,7 @@ class Objective:
             dataset_fingerprint=self.splits.fingerprint(),
             trial_id=private_apis.trial_id(trial),
             splits=self.splits,
+            warm_start=trial.user_attrs.get(WARM_START_ATTR),
         )
         trial.set_user_attr(A.MLFLOW_RUN_ID, run_id)
         if self.config.system_metrics:

@@ -15,6 +15,7 @@ POOL_CHUNK of them, and a claim reads CLAIM_CANDIDATES ids.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from typing import Any
 
 import optuna
@@ -30,6 +31,7 @@ from hpsearch.study import rows
 from hpsearch.study.budget import count_rows
 from hpsearch.study.config import StudyConfig
 from hpsearch.study.space import enqueue_params
+from hpsearch.study.warm_start import WARM_START_ATTR, WarmPoint, unseen
 
 POOL_CHUNK = 32  # WAITING slots per top-up: one top-up serves several claims of every worker
 CLAIM_CANDIDATES = 8  # WAITING ids a claim reads; shuffled, so workers rarely collide
@@ -65,11 +67,16 @@ def _top_up_locked(study: optuna.Study) -> int:
 
 
 def create_or_resume(
-    config: StudyConfig, config_text: str, storage: RDBStorage, n_trials: int
+    config: StudyConfig,
+    config_text: str,
+    storage: RDBStorage,
+    n_trials: int,
+    warm: Sequence[WarmPoint] = (),
 ) -> tuple[optuna.Study, int]:
     """Create the study (or load it), set its budget to `n_trials` and fill its first chunk.
 
-    A new study queues its fixed trials first (those within the budget). A lower budget than
+    A new study queues its fixed trials first, then the `warm` start points it has not
+    already tried, each tagged with its origin (those within the budget). A lower budget than
     before cancels surplus empty slots; one below the trials already run or running is refused.
     Returns (study, trials added to the budget; negative when it was lowered).
     """
@@ -89,6 +96,9 @@ def create_or_resume(
         fixed = config.enqueue[: max(n_trials - before, 0)] if is_new else []
         for values in fixed:
             study.enqueue_trial(enqueue_params(config.search_space, values))
+        room = max(n_trials - before - len(fixed), 0)
+        for point in unseen(warm, study)[:room] if is_new else []:
+            study.enqueue_trial(point.params, user_attrs={WARM_START_ATTR: point.origin})
         _top_up_locked(study)
     return study, n_trials - before
 

@@ -190,6 +190,19 @@ def enqueue_params(space: SearchSpace, values: dict[str, Any]) -> dict[str, Any]
     return recorder.params
 
 
+def project(space: SearchSpace, values: dict[str, Any]) -> dict[str, Any] | None:
+    """The Optuna parameters of `space` for a configuration sampled in another space (as
+    `suggest` returned it); None when `space` cannot express exactly that configuration."""
+    friendly = {key: value for key, value in values.items() if key != "depth"}
+    recorder = _Recorder(_expand(space, friendly))
+    try:
+        ours = resolve(suggest(space, recorder), epochs=1, seed=0)
+    except (ValueError, TypeError):
+        return None
+    same = ours == resolve(values, epochs=1, seed=0)
+    return recorder.params if same else None
+
+
 def check_enqueued(space: SearchSpace, values: Any, where: str) -> None:
     """Validation hook of StudyConfig: an enqueued trial must lie inside the space."""
     if not isinstance(values, dict):

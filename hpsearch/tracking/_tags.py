@@ -17,6 +17,7 @@ RUN_NAME = "mlflow.runName"
 # what the trial ran on
 DATASET_FINGERPRINT = "hpsearch.dataset_fingerprint"
 SEED = "hpsearch.seed"
+WARM_START = "hpsearch.warm_start"  # "STUDY#TRIAL": the earlier study's trial it repeats
 
 # how the trial ended
 GIT_COMMIT = "hpsearch.git_commit"

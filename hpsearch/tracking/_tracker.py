@@ -127,10 +127,12 @@ class StudyTracker:
         dataset_fingerprint: str,
         trial_id: int | None = None,
         splits: Splits | None = None,
+        warm_start: str | None = None,
     ) -> str:
         """Create the trial's child run (RUNNING, visible at once); return its run id.
 
-        With `splits`, its training and validation parts are logged as the run's dataset inputs.
+        With `splits`, its training and validation parts are logged as the run's dataset inputs;
+        `warm_start`: the earlier study's trial this one repeats, as a tag.
         """
         # a retry after the description below failed reuses the run the first attempt made,
         # instead of leaving that one RUNNING with no trial to end it
@@ -146,6 +148,8 @@ class StudyTracker:
         }
         if trial_id is not None:
             tags[T.TRIAL_ID] = trial_id
+        if warm_start is not None:
+            tags[T.WARM_START] = warm_start
         self.client.log_batch(run_id, params=trial_params(params, resolved), tags=_tags(tags))
         if splits is not None:
             self.client.log_inputs(run_id, dataset_inputs(splits, ("training", "validation")))
