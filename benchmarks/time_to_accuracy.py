@@ -49,7 +49,8 @@ def variant(study: dict[str, Any], name: str, seed: int, args: argparse.Namespac
     out = {**study, "name": "time-to-accuracy", "seed": seed}
     if sampler is not None:
         keep = study.get("sampler", {}).get("n_startup_trials", 10)
-        out["sampler"] = {**sampler, **({"n_startup_trials": keep} if "tpe" in name else {})}
+        startup = {"n_startup_trials": keep} if sampler["type"] == "tpe" else {}
+        out["sampler"] = {**sampler, **startup}  # every TPE strategy: the file's start-up
     if pruner is not None:
         out["pruner"] = pruner
     out["budget"] = {"n_trials": 10_000, "timeout": args.budget}
