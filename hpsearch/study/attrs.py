@@ -28,6 +28,7 @@ WORKER = "worker"  # host:pid of the process that ran the trial
 LAUNCH_NUMBER = "launch"  # the study's LAUNCH when the trial was sampled
 SAMPLER_SEED = "sampler_seed"  # with LAUNCH_NUMBER: how to sample the trial's point again
 TRAIN_SECONDS = "train_seconds"  # the trainer's own share of the trial (benchmarks/scale.py)
+WARM_START = "hpsearch.warm_start"  # "STUDY#TRIAL": the earlier study's trial it repeats
 
 # trial system attributes that take a trial out of the finished count (hpsearch.trial_counts)
 RETRY_OF = trial_counts.RETRY_OF

@@ -20,11 +20,11 @@ from optuna.trial import FixedTrial, FrozenTrial, TrialState
 
 from hpsearch.errors import UserError
 from hpsearch.settings import mask_password
+from hpsearch.study import attrs as A
 from hpsearch.study.config import StudyConfig, WarmStartConfig, parse_study
 from hpsearch.study.space import enqueue_params, project, suggest
 
-WARM_START_ATTR = "hpsearch.warm_start"  # "STUDY#TRIAL" (on STORAGE, when not this one)
-_CONFIG_ATTR = "hpsearch.config"  # budget.CONFIG_ATTR; not imported: budget imports the pool
+WARM_START_ATTR = A.WARM_START  # "STUDY#TRIAL" (on STORAGE, when not this one)
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def _read_source(
         study = optuna.load_study(study_name=source.study, storage=storage)
     except KeyError:
         raise UserError(f"{where}: no study {source.study!r} in {mask_password(url)}") from None
-    text = study.user_attrs.get(_CONFIG_ATTR)
+    text = study.user_attrs.get(A.CONFIG)
     if text is None:
         raise UserError(f"{where}: study {source.study!r} was not made by hpsearch launch")
     trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
