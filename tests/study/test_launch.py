@@ -11,6 +11,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+import yaml
 from optuna.trial import TrialState
 
 from hpsearch.settings import get_settings
@@ -113,9 +114,18 @@ def test_qmc_workers_share_one_scrambled_sequence(study_file: StudyFile) -> None
     study = optuna.load_study(study_name="tiny", storage=open_storage(get_settings().optuna_url))
     system_attrs = study._storage.get_study_system_attrs(study._study_id)
     keys = [key for key in system_attrs if key.startswith("qmc:")]
-    assert len(keys) == 1, keys
-    assert len({t.user_attrs["worker"] for t in study.trials}) == 2  # both workers sampled
+    assert len(keys) == 1, keys  # (with two workers sampling, the old rule made two keys)
     assert len({t.user_attrs["sampler_seed"] for t in study.trials}) == 1
+    # the rule itself, whichever workers got to sample above on a loaded machine
+    from hpsearch.study.config import parse_study
+    from hpsearch.study.worker import sampler_seed
+
+    qmc = parse_study(yaml.safe_dump({**TINY_STUDY, "sampler": {"type": "qmc"}}))
+    other = parse_study(yaml.safe_dump(TINY_STUDY))
+    assert sampler_seed(qmc, 1, 0) == sampler_seed(qmc, 1, 1) == sampler_seed(qmc, 2, None)
+    assert (
+        len({sampler_seed(other, 1, 0), sampler_seed(other, 1, 1), sampler_seed(other, 2, 0)}) == 3
+    )
 
 
 def test_resume_tops_up_to_the_new_budget(study_file: StudyFile) -> None:
