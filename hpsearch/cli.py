@@ -200,6 +200,33 @@ def reconcile(
         console.print(", ".join(f"{key}: {value}" for key, value in counts.items()))
 
 
+@app.command()
+def gc(
+    study_name: str,
+    keep: Annotated[
+        int | None,
+        typer.Option(min=0, help="Models to keep (the K best); default: the study's keep_models."),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="Only say what would be freed.")] = False,
+    storage: Storage = None,
+    tracking_uri: TrackingUri = None,
+    json_output: Json = False,
+) -> None:
+    """Free the model artifacts of trials outside the K best; registered models always stay."""
+    from hpsearch.study.retention import gc as run_gc
+
+    report = run_gc(settings_for(storage, tracking_uri), study_name, keep, dry_run)
+    if json_output:
+        print_json(report)
+        return
+    verb = "would free" if dry_run else "freed"
+    console.print(
+        f"{study_name}: {verb} {report['models_freed']} model(s), "
+        f"{report['bytes_freed'] / 2**20:.1f} MiB; {report['models_kept']} kept "
+        f"(the {report['keep']} best, ties included; {report['registered_kept']} registered)"
+    )
+
+
 @db_app.command("upgrade")
 def db_upgrade(
     database_url: Annotated[str | None, typer.Option(help="hpsearch catalog URL.")] = None,

@@ -115,6 +115,12 @@ class WarmStartConfig(Strict):
     storage: str | None = None  # its Optuna storage URL; default: this study's own
 
 
+class ArtifactsConfig(Strict):
+    # model artifacts are kept for the K best complete trials (and any registered version);
+    # metrics, params and figures of every trial stay (see hpsearch/study/retention.py)
+    keep_models: int = Field(default=10, ge=0, le=1_000_000)
+
+
 class StudyConfig(Strict):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
     dataset: DatasetConfig
@@ -124,6 +130,7 @@ class StudyConfig(Strict):
     sampler: SamplerConfig = SamplerConfig()
     pruner: PrunerConfig = PrunerConfig()
     budget: BudgetConfig
+    artifacts: ArtifactsConfig = ArtifactsConfig()
     enqueue: list[dict[str, Any]] = Field(default_factory=list)
     warm_start: list[WarmStartConfig] = Field(default_factory=list)
     seed: int = Field(default=0, ge=0, le=MAX_SEED)

@@ -139,3 +139,42 @@ def cancel_waiting(storage: RDBStorage, trial_id: int) -> bool:
             )
         )
     return True
+
+
+def _complete_values(study_id: int) -> tuple[sa.FromClause, tuple[sa.ColumnElement[bool], ...]]:
+    joined = _trials.join(_values, _values.c.trial_id == _trials.c.trial_id)
+    where = (
+        _study_trials(study_id),
+        _trials.c.state == TrialState.COMPLETE,
+        _values.c.objective == 0,
+    )
+    return joined, where
+
+
+def kth_best_value(storage: RDBStorage, study_id: int, k: int) -> float | None:
+    """The k-th highest value of the study's COMPLETE trials (k >= 1); None if fewer."""
+    joined, where = _complete_values(study_id)
+    query = (
+        sa.select(_values.c.value)
+        .select_from(joined)
+        .where(*where)
+        .order_by(_values.c.value.desc())
+        .offset(k - 1)
+        .limit(1)
+    )
+    with storage.engine.connect() as conn:
+        found = conn.execute(query).scalar_one_or_none()
+    return None if found is None else float(found)
+
+
+def complete_ids_below(
+    storage: RDBStorage, study_id: int, value: float | None, limit: int | None = None
+) -> list[int]:
+    """COMPLETE trials whose value is below `value` (all when None), the highest first."""
+    joined, where = _complete_values(study_id)
+    if value is not None:
+        where = (*where, _values.c.value < value)
+    query = sa.select(_trials.c.trial_id).select_from(joined).where(*where)
+    query = query.order_by(_values.c.value.desc(), _trials.c.number).limit(limit)
+    with storage.engine.connect() as conn:
+        return [int(row[0]) for row in conn.execute(query)]

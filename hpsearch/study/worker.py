@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import optuna
+from optuna.trial import TrialState
 from threadpoolctl import threadpool_limits
 
 from hpsearch.data import release_loaded
@@ -32,6 +33,7 @@ from hpsearch.study.algorithms import make_pruner, make_sampler
 from hpsearch.study.config import StudyConfig, load_study_config
 from hpsearch.study.objective import Objective
 from hpsearch.study.reconcile import fail_stale, kill_orphaned_runs, summarise_if_idle
+from hpsearch.study.retention import ModelKeeper
 from hpsearch.study.stopping import WouldOverrun
 from hpsearch.study.storage import load_existing_study, open_existing_storage
 from hpsearch.study.trial_loop import next_trial, run_trial, start_trial
@@ -110,16 +112,19 @@ def run_worker(options: WorkerOptions) -> int:
     def watch() -> None:
         fail_stale(study, tracker)
 
+    keeper = _keeper(study, tracker, config)
     done = 0
     try:
         with threadpool_limits(limits=options.blas_threads), stop_signals_interrupt():
             while (trial := next_trial(study, deadline, tracker, config.budget)) is not None:
                 start_trial(study, trial, tags)
                 try:
-                    run_trial(study, storage, trial, objective, watch)
+                    state = run_trial(study, storage, trial, objective, watch)
                 except WouldOverrun as exc:  # nor would the next: the deadline is near
                     log.warning("trial %d not started: %s", trial.number, exc)
                     break
+                if keeper is not None and state == TrialState.COMPLETE:
+                    keeper.after_trial()  # models that left the K best are freed as we go
                 done += 1
     except KeyboardInterrupt:  # stopped: launch's workers leave the clean-up to launch
         if tracker is not None and options.summarise:
@@ -147,6 +152,17 @@ def _leave(study: optuna.Study, tracker: StudyTracker, *, summarise: bool) -> No
     kill_orphaned_runs(study, tracker)
     if summarise:
         summarise_if_idle(study, tracker)
+
+
+def _keeper(
+    study: optuna.Study, tracker: StudyTracker | None, config: StudyConfig
+) -> ModelKeeper | None:
+    """keep_models: frees the models that fall out of the K best as the study runs."""
+    return (
+        None
+        if tracker is None
+        else ModelKeeper(study, tracker.client, config.artifacts.keep_models)
+    )
 
 
 def _tracker(options: WorkerOptions) -> StudyTracker | None:
