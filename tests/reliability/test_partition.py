@@ -150,9 +150,13 @@ def test_a_partitioned_worker_trial_is_retried_and_the_study_ends_at_exactly_n(
     study = {**TINY_STUDY, "name": "netns", "epochs": 40, "budget": {"n_trials": N_TRIALS},
              "dataset": {"name": "digits", "val_fraction": 0.2, "seed": 0}}  # fmt: skip
     (hosts.scratch / "study.yaml").write_text(yaml.safe_dump(study))
-    queue = hosts.spawn(net.worker(1), "-m", "hpsearch", "launch", "study.yaml",
-                        "--workers", "0", name="queue")  # fmt: skip
-    assert queue.wait(240) == 0, hosts.log("queue")  # it probes the MLflow server first
+    for _ in range(60):  # launch refuses (exit 2, nothing written) until MLflow answers
+        queue = hosts.spawn(net.worker(1), "-m", "hpsearch", "launch", "study.yaml",
+                            "--workers", "0", name="queue")  # fmt: skip
+        if queue.wait(240) == 0:
+            break
+        time.sleep(2)
+    assert queue.returncode == 0, hosts.log("queue")
 
     observed, stop = hosts.scratch / "observed.jsonl", hosts.scratch / "stop"
     hosts.spawn(net.worker(2), str(HERE / "partition_observer.py"), hosts.urls["optuna"],
