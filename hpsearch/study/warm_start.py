@@ -23,6 +23,7 @@ from hpsearch.settings import mask_password
 from hpsearch.study import attrs as A
 from hpsearch.study.config import StudyConfig, WarmStartConfig, parse_study
 from hpsearch.study.space import enqueue_params, project, suggest
+from hpsearch.study.storage import open_existing_storage
 
 WARM_START_ATTR = A.WARM_START  # "STUDY#TRIAL" (on STORAGE, when not this one)
 
@@ -52,8 +53,6 @@ def warm_points(config: StudyConfig, storage_url: str) -> list[WarmPoint]:
 def _read_source(
     source: WarmStartConfig, storage_url: str, where: str
 ) -> tuple[list[FrozenTrial], StudyConfig]:
-    from hpsearch.study.storage import open_existing_storage
-
     url = source.storage or storage_url
     storage = open_existing_storage(url)
     try:
