@@ -26,7 +26,7 @@ from hpsearch.nn._optimizers import (
 )
 from hpsearch.nn._parameter import Parameter
 from hpsearch.nn._regularization import add_l2_grad, l2_penalty
-from hpsearch.nn._serialize import load_model, model_sha256, save_model, weights_sha256
+from hpsearch.nn._serialize import model_sha256, read_model_dir, save_model, weights_sha256
 from hpsearch.nn._training import evaluate, train_step
 
 __all__ = [
@@ -62,9 +62,9 @@ __all__ = [
     "init_weight",
     "kernels",
     "l2_penalty",
-    "load_model",
     "make_optimizer",
     "model_sha256",
+    "read_model_dir",
     "save_model",
     "softmax",
     "train_step",

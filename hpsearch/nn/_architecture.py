@@ -1,6 +1,6 @@
 """The architecture of an MLP: a small frozen record, validated and bounded.
 
-Bounds matter: `load_model` trusts nothing but this record when it sizes arrays, so a crafted
+Bounds matter: `read_model_dir` trusts nothing but this record when it sizes arrays, so a crafted
 architecture.json must not be able to ask for unbounded memory.
 """
 

@@ -48,7 +48,7 @@ def save_model(model: MLP, directory: Path) -> str:
     return model_sha256(directory)
 
 
-def load_model(directory: Path) -> MLP:
+def read_model_dir(directory: Path) -> MLP:
     """The model saved in `directory`; anything unexpected -> ModelFileError naming the file."""
     directory = Path(directory)
     arch = _read_architecture(directory / ARCHITECTURE)

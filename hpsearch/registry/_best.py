@@ -30,7 +30,7 @@ from hpsearch.study import attrs as A
 from hpsearch.tracking import StudyTracker
 from hpsearch.tracking import _tags as T
 from hpsearch.tracking._datasets import dataset_inputs
-from hpsearch.tracking.flavor import load_mlp
+from hpsearch.tracking.flavor import read_mlflow_model_dir
 
 
 def n_params(hidden: list[int] | tuple[int, ...], input_dim: int, n_classes: int) -> int:
@@ -94,7 +94,7 @@ def _test_accuracy(
     logged = run.data.metrics.get(R.TEST_ACCURACY)
     if logged is not None:
         return float(logged)
-    model = load_mlp(folder)
+    model = read_mlflow_model_dir(folder)
     accuracy = float((model.predict(splits.x_test) == splits.y_test).mean())
     (test_input,) = dataset_inputs(splits, ("test",))
     client.log_inputs(run.info.run_id, [test_input])

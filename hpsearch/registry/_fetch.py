@@ -36,7 +36,7 @@ from hpsearch.registry._paths import check_artifact_path, safe_destination
 from hpsearch.registry._refs import MLMODEL, USAGE
 from hpsearch.settings import mask_password
 from hpsearch.tracking import _tags as T
-from hpsearch.tracking.flavor import load_mlp, mlp_dir
+from hpsearch.tracking.flavor import mlp_dir, read_mlflow_model_dir
 
 _LOGGED_MODEL_ID = re.compile(r"m-[0-9a-f]{32}")  # MLflow's ids: "m-" and a uuid4's hex
 _MAX_FILES = 1000  # a model folder holds about ten; more means a wrong or hostile listing
@@ -307,4 +307,4 @@ def load_registered(ref: str, tracking_uri: str | None = None) -> MLP:
     with tempfile.TemporaryDirectory(prefix="hpsearch-model-") as scratch:
         folder = Path(scratch) / "model"
         fetch_model(source, folder, tracking_uri=uri)
-        return load_mlp(folder)
+        return read_mlflow_model_dir(folder)

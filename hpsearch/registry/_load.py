@@ -8,8 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hpsearch.errors import UserError
-from hpsearch.nn import MLP
-from hpsearch.nn import load_model as load_model_dir
+from hpsearch.nn import MLP, read_model_dir
 from hpsearch.registry._refs import MLMODEL, MLP_SUBDIR, USAGE
 
 
@@ -31,7 +30,7 @@ def load_model(ref: str | Path, *, tracking_uri: str | None = None) -> MLP:
         return load_registered(text, tracking_uri)
     path = Path(ref)
     if (path / MLMODEL).is_file():
-        return load_model_dir(path / MLP_SUBDIR)
+        return read_model_dir(path / MLP_SUBDIR)
     if (path / "weights.npz").exists():  # not is_file(): a FIFO there is refused by the loader
-        return load_model_dir(path)
+        return read_model_dir(path)
     raise UserError(f"no model at {text}: {USAGE}")

@@ -17,16 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
     "StudyTracker": "_tracker",
-    "load_mlp": "flavor",
+    "read_mlflow_model_dir": "flavor",
     "experiment_url": "ui",
     "running_ui": "ui",
     "serve_ui": "ui",
 }
-__all__ = ["StudyTracker", "experiment_url", "load_mlp", "running_ui", "serve_ui"]
+__all__ = ["StudyTracker", "experiment_url", "read_mlflow_model_dir", "running_ui", "serve_ui"]
 
 if TYPE_CHECKING:
     from hpsearch.tracking._tracker import StudyTracker
-    from hpsearch.tracking.flavor import load_mlp
+    from hpsearch.tracking.flavor import read_mlflow_model_dir
     from hpsearch.tracking.ui import experiment_url, running_ui, serve_ui
 
 

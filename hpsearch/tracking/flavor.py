@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from hpsearch.nn import MLP, load_model, save_model
+from hpsearch.nn import MLP, read_model_dir, save_model
 from hpsearch.tracking._tags import WEIGHTS_SHA256
 
 LOADER_MODULE = "hpsearch.tracking.flavor"
@@ -54,7 +54,7 @@ class PixelClassifier:
 
 def _load_pyfunc(path: str) -> PixelClassifier:
     """MLflow's entry point: `path` is <model>/data/mlp."""
-    return PixelClassifier(load_model(Path(path)))
+    return PixelClassifier(read_model_dir(Path(path)))
 
 
 def signature(input_dim: int) -> Any:
@@ -154,6 +154,6 @@ def mlp_dir(model_path: Path) -> Path:
     return Path(model_path) / MLP_SUBDIR
 
 
-def load_mlp(model_path: Path) -> MLP:
+def read_mlflow_model_dir(model_path: Path) -> MLP:
     """The MLP inside a downloaded pyfunc model folder, without going through MLflow."""
-    return load_model(mlp_dir(model_path))
+    return read_model_dir(mlp_dir(model_path))

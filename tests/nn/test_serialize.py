@@ -1,4 +1,4 @@
-"""save_model / load_model: round trips, and every way a file is refused."""
+"""save_model / read_model_dir: round trips, and every way a file is refused."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hpsearch.errors import UserError
-from hpsearch.nn import MLP, Architecture, ModelFileError, load_model, model_sha256, save_model
+from hpsearch.nn import MLP, Architecture, ModelFileError, model_sha256, read_model_dir, save_model
 
 ARCH = Architecture(6, (5, 4), 3, activation="tanh", dropout=0.2)
 
@@ -46,7 +46,7 @@ def _members(directory: Path) -> dict[str, bytes]:
 
 def _refused(directory: Path, match: str) -> ModelFileError:
     with pytest.raises(ModelFileError, match=match) as info:
-        load_model(directory)
+        read_model_dir(directory)
     assert isinstance(info.value, UserError)
     return info.value
 
@@ -56,7 +56,7 @@ def test_round_trip(tmp_path: Path, dtype: str):
     arch = Architecture(6, (5, 4), 3, activation="gelu", dropout=0.1, dtype=dtype)
     model, directory = _saved(tmp_path, arch)
     digest = model_sha256(directory)
-    loaded = load_model(directory)
+    loaded = read_model_dir(directory)
     assert loaded.arch == arch
     for (k, v), (k2, v2) in zip(
         model.state_dict().items(), loaded.state_dict().items(), strict=True
@@ -75,7 +75,7 @@ def test_the_checksum_covers_the_architecture(tmp_path: Path):
     arch = json.loads((directory / "architecture.json").read_text())
     arch["activation"] = "sigmoid"
     (directory / "architecture.json").write_text(json.dumps(arch))
-    assert load_model(directory).arch.activation == "sigmoid"  # still a valid model...
+    assert read_model_dir(directory).arch.activation == "sigmoid"  # still a valid model...
     assert model_sha256(directory) != before  # ...but not the one that was saved
 
 
@@ -239,7 +239,7 @@ def test_corrupted_bytes_load_or_raise_model_file_error(tmp_path: Path, data):
         corrupted[i] = data.draw(st.integers(0, 255))
     path.write_bytes(bytes(corrupted))
     try:
-        loaded = load_model(directory)
+        loaded = read_model_dir(directory)
     except ModelFileError:
         pass
     else:  # a change the CRC cannot see (zip metadata) must still give the same weights
@@ -252,7 +252,7 @@ def test_corrupted_bytes_load_or_raise_model_file_error(tmp_path: Path, data):
 def test_the_image_shape_of_non_square_images_round_trips(tmp_path: Path) -> None:
     arch = Architecture(input_dim=84, hidden=(8,), n_classes=3, image_shape=(12, 7))
     _model, folder = _saved(tmp_path, arch)
-    assert load_model(folder).arch.image_shape == (12, 7)
+    assert read_model_dir(folder).arch.image_shape == (12, 7)
     assert "image_shape" not in json.dumps(ARCH.to_dict())  # square models' files unchanged
     with pytest.raises(UserError, match="image_shape must be two positive integers"):
         Architecture(input_dim=84, hidden=(8,), n_classes=3, image_shape=(9, 9))

@@ -17,7 +17,7 @@ import pytest
 from hpsearch.data import Splits
 from hpsearch.nn import model_sha256
 from hpsearch.settings import Settings
-from hpsearch.tracking import StudyTracker, load_mlp
+from hpsearch.tracking import StudyTracker, read_mlflow_model_dir
 from hpsearch.tracking import _tags as T
 from hpsearch.tracking.flavor import save_pyfunc_model
 from hpsearch.train import TrainResult
@@ -71,7 +71,8 @@ def test_model_folder_has_no_pickle_and_a_signature(
     assert np.asarray(example).shape == (5, 16)
     sha = tracker.client.get_run(logged_run).data.tags[T.WEIGHTS_SHA256]
     assert model_sha256(local / "data" / "mlp") == sha
-    np.testing.assert_array_equal(load_mlp(local).state_dict()["layers.0.W"].shape, (16, 8))
+    weights = read_mlflow_model_dir(local).state_dict()["layers.0.W"]
+    np.testing.assert_array_equal(weights.shape, (16, 8))
 
 
 def test_pyfunc_loads_in_a_fresh_process(
