@@ -6,6 +6,7 @@ them as `system/...` metrics on the run; one per trial, stopped before the run e
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 INTERVAL_S = 5.0  # MLflow's default of 10 s gives a short trial one point or none
@@ -23,8 +24,10 @@ class SystemWatch:
         # opt-in: MLflow's monitor (and psutil) load only for studies that ask for it
         from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
 
+        # an explicit sampling_interval would win over MLflow's own variable: honour it here
+        interval = float(os.environ.get("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", self.interval_s))
         monitor = SystemMetricsMonitor(
-            run_id, sampling_interval=self.interval_s, tracking_uri=self.tracking_uri
+            run_id, sampling_interval=interval, tracking_uri=self.tracking_uri
         )
         monitor.start()
         self._monitors[run_id] = monitor
@@ -34,3 +37,7 @@ class SystemWatch:
         monitor = self._monitors.pop(run_id, None)
         if monitor is not None:
             monitor.finish()
+            # MLflow's loop drops the samples of a run shorter than one interval: publish them
+            if monitor._logging_step == 0 and (metrics := monitor.aggregate_metrics()):
+                monitor.publish_metrics(metrics)
+                monitor.mlflow_logger.flush()

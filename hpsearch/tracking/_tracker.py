@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
 from optuna.trial import TrialState
 
 from hpsearch import stores
@@ -152,7 +153,13 @@ class StudyTracker:
             tags[T.WARM_START] = warm_start
         self.client.log_batch(run_id, params=trial_params(params, resolved), tags=_tags(tags))
         if splits is not None:
-            self.client.log_inputs(run_id, dataset_inputs(splits, ("training", "validation")))
+            inputs = dataset_inputs(splits, ("training", "validation"))
+            try:
+                self.client.log_inputs(run_id, inputs)
+            except MlflowException:
+                # workers racing to insert the same dataset row: the loser's retry links it
+                time.sleep(0.1)
+                self.client.log_inputs(run_id, inputs)
         del self._undescribed[trial_number]
         self._trial_numbers[run_id] = trial_number
         return run_id
