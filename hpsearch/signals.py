@@ -15,8 +15,12 @@ from types import FrameType
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # Code that must not be broken off half-way: an exception raised inside a database client can
-# leave a write transaction open, and our own clean-up writes then wait on it (SQLite: 20 s).
-_DATABASE_CODE = ("sqlalchemy", "sqlite3", "psycopg", "mlflow.store", "optuna.storages")
+# leave a write transaction open, and our own clean-up writes then wait on it (SQLite: 20 s);
+# one raised while a spawned child is sent its start-up data kills that child with an EOFError
+# traceback (blocking the signals in the launching thread is not enough: another thread of the
+# process may take the signal, and Python still runs the handler in the main thread).
+_UNBREAKABLE_CODE = ("sqlalchemy", "sqlite3", "psycopg", "mlflow.store", "optuna.storages",
+                     "multiprocessing.popen_spawn_posix")  # fmt: skip
 _SIGNAL_RETRY_SECONDS = 0.05
 
 
@@ -24,9 +28,9 @@ _SIGNAL_RETRY_SECONDS = 0.05
 def stop_signals_interrupt() -> Iterator[None]:
     """SIGTERM behaves like Ctrl-C: KeyboardInterrupt, so both end the running work cleanly.
 
-    The interrupt waits until no database call is in progress. Only the first stop signal
-    interrupts: a repeated one must not break off the clean-up the first one started (SIGKILL
-    still stops at once). Handlers exist only in the main thread.
+    The interrupt waits until no database call (or child start) is in progress. Only the first
+    stop signal interrupts: a repeated one must not break off the clean-up the first one started
+    (SIGKILL still stops at once). Handlers exist only in the main thread.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -51,7 +55,7 @@ def stop_signals_ignored() -> Iterator[None]:
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
-    if _in_database_call(frame):  # deliver it again in a moment, when the call has returned
+    if _in_unbreakable_code(frame):  # deliver it again in a moment, once that has returned
         resend = threading.Timer(_SIGNAL_RETRY_SECONDS, os.kill, (os.getpid(), signum))
         resend.daemon = True
         resend.start()
@@ -61,9 +65,9 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def _in_database_call(frame: FrameType | None) -> bool:
+def _in_unbreakable_code(frame: FrameType | None) -> bool:
     while frame is not None:
-        if str(frame.f_globals.get("__name__", "")).startswith(_DATABASE_CODE):
+        if str(frame.f_globals.get("__name__", "")).startswith(_UNBREAKABLE_CODE):
             return True
         frame = frame.f_back
     return False

@@ -85,9 +85,9 @@ def _start_workers(
             summarise=False,  # launch summarises once its workers are gone
         )
         process = context.Process(target=worker_process, args=(options,), name=f"worker-{index}")
-        # A stop signal waits until the child has its start-up data: interrupted half-way, the
-        # child died of an EOFError traceback. (The child inherits the mask; its entry point
-        # unblocks the signals first thing.)
+        # The child starts with the stop signals blocked (it inherits the mask; its entry point
+        # unblocks them under its own handler). Here the handler holds a signal back while the
+        # child's start-up data is sent (signals.py): broken off, the child dies of an EOFError.
         old = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         try:
             process.start()

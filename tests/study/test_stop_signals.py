@@ -48,3 +48,18 @@ def test_only_the_first_stop_signal_interrupts_and_handlers_are_restored() -> No
         time.sleep(0.2)
     assert signal.getsignal(signal.SIGTERM) is before
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_stop_signal_waits_until_a_spawned_child_has_its_start_up_data() -> None:
+    # before: the interrupt broke off the write of the child's start-up data, and the child
+    # died of an EOFError traceback (8 MB of arguments: the write waits on the child reading)
+    import multiprocessing
+    import threading
+
+    process = multiprocessing.get_context("spawn").Process(target=len, args=(b"x" * 8_000_000,))
+    threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGTERM)).start()
+    with stop_signals_interrupt(), pytest.raises(KeyboardInterrupt):
+        process.start()
+        time.sleep(5)  # the interrupt lands here, once the child has all its data
+    process.join(30)
+    assert process.exitcode == 0
