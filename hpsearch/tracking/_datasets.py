@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from typing import TYPE_CHECKING
 
 import numpy as np
 from mlflow.entities import Dataset as MlflowDataset
 from mlflow.entities import DatasetInput, InputTag
+from mlflow.exceptions import MlflowException
 
 if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
     from hpsearch.data import Splits
 
 CONTEXT_TAG = "mlflow.data.context"
@@ -54,3 +58,16 @@ def _input(splits: Splits, context: str) -> DatasetInput:
         profile=json.dumps(profile),
     )
     return DatasetInput(dataset, tags=[InputTag(CONTEXT_TAG, context)])
+
+
+def log_dataset_inputs(
+    client: MlflowClient, run_id: str, splits: Splits, contexts: tuple[str, ...]
+) -> None:
+    """Link `splits`' parts to the run; retried once, because workers racing to insert the
+    same dataset row make all but one fail (a unique violation on PostgreSQL)."""
+    inputs = dataset_inputs(splits, contexts)
+    try:
+        client.log_inputs(run_id, inputs)
+    except MlflowException:
+        time.sleep(0.1)  # the winner's row is committed by now: the retry only links it
+        client.log_inputs(run_id, inputs)

@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlflow.entities import Metric, Param, RunTag
-from mlflow.exceptions import MlflowException
 from optuna.trial import TrialState
 
 from hpsearch import stores
 from hpsearch.ranking import best_trial
 from hpsearch.tracking import _tags as T
-from hpsearch.tracking._datasets import dataset_inputs
+from hpsearch.tracking._datasets import log_dataset_inputs
 from hpsearch.tracking._fluent import trial_run
 from hpsearch.tracking._provenance import provenance_tags
 from hpsearch.tracking._readable import NOTE, champion_line, study_description, trial_run_name
@@ -153,13 +152,7 @@ class StudyTracker:
             tags[T.WARM_START] = warm_start
         self.client.log_batch(run_id, params=trial_params(params, resolved), tags=_tags(tags))
         if splits is not None:
-            inputs = dataset_inputs(splits, ("training", "validation"))
-            try:
-                self.client.log_inputs(run_id, inputs)
-            except MlflowException:
-                # workers racing to insert the same dataset row: the loser's retry links it
-                time.sleep(0.1)
-                self.client.log_inputs(run_id, inputs)
+            log_dataset_inputs(self.client, run_id, splits, ("training", "validation"))
         del self._undescribed[trial_number]
         self._trial_numbers[run_id] = trial_number
         return run_id
