@@ -7,7 +7,7 @@ pyproject.toml bounds both packages to the major versions these were checked aga
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import optuna
@@ -128,3 +128,12 @@ def mlflow_explicit_tracking_uri() -> str | None:
     from mlflow.tracking._tracking_service import utils  # MLflow takes seconds: only when asked
 
     return utils._tracking_uri
+
+
+# -- MLflow's system metrics monitor -------------------------------------------------------
+
+
+def monitor_has_logged(monitor: Any) -> bool:
+    """Whether a SystemMetricsMonitor published a sample yet (its loop publishes one only after
+    a whole sampling interval, so a shorter run has none)."""
+    return bool(monitor._logging_step)

@@ -124,3 +124,18 @@ def test_mlflow_records_an_explicitly_set_tracking_uri(tmp_path: Path) -> None:
     finally:
         mlflow.set_tracking_uri(before)  # type: ignore[arg-type]
     assert private_apis.mlflow_explicit_tracking_uri() == before
+
+
+def test_a_system_metrics_monitor_says_whether_it_logged_a_sample(tmp_path: Path) -> None:
+    import mlflow
+    from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = mlflow.MlflowClient(uri)
+    run_id = client.create_run(client.create_experiment("e")).info.run_id
+    monitor = SystemMetricsMonitor(run_id, sampling_interval=0.2, tracking_uri=uri)
+    assert not private_apis.monitor_has_logged(monitor)
+    monitor.start()
+    time.sleep(1.5)  # several whole intervals: the loop has published
+    monitor.finish()
+    assert private_apis.monitor_has_logged(monitor)

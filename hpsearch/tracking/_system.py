@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from hpsearch import private_apis
+
 INTERVAL_S = 5.0  # MLflow's default of 10 s gives a short trial one point or none
 
 
@@ -38,6 +40,8 @@ class SystemWatch:
         if monitor is not None:
             monitor.finish()
             # MLflow's loop drops the samples of a run shorter than one interval: publish them
-            if monitor._logging_step == 0 and (metrics := monitor.aggregate_metrics()):
+            if private_apis.monitor_has_logged(monitor):
+                return
+            if metrics := monitor.aggregate_metrics():
                 monitor.publish_metrics(metrics)
                 monitor.mlflow_logger.flush()
