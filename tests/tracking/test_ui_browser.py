@@ -125,7 +125,10 @@ def _runs_table(page: Any, url: str, trials: list[str]) -> None:
     if training.count():  # the UI's mode switch: training runs and models, not GenAI names
         training.first.click()
     _close_assistant(page)
-    assert page.get_by_text("digits (", exact=False).count() >= len(trials)  # Dataset column
+    # the Dataset column fills in after the run names: wait for its last cell, then count
+    datasets = page.get_by_text("digits (", exact=False)
+    datasets.nth(len(trials) - 1).wait_for(timeout=30_000)
+    assert datasets.count() >= len(trials)
     time.sleep(1)
     _shot(page, "mlflow-ui-runs")
 
