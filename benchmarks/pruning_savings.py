@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/pruning_savings.py [--dataset fashion-mnist|digits] [--trials 40]
         [--epochs 40] [--subset 10000] [--seeds 0 1 2] [--pruner SPEC ...] [--workers 1]
+        [--threads 1]
 
 A SPEC is `type` or `type:key=value,key=value` with PrunerConfig's keys, e.g.
 `successive-halving:min_resource=2,reduction_factor=4` or `hyperband:min_resource=3,patience=3`;
@@ -103,6 +104,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--pruner", action="append", dest="pruners", metavar="SPEC")
     parser.add_argument("--workers", type=int, default=1)
+    # fixed, not measured per machine: every arm then does the same arithmetic, and several
+    # seeds can run side by side as separate processes
+    parser.add_argument("--threads", type=int, default=1, help="BLAS threads per worker")
     parser.add_argument("--dump", type=Path, help="write every run's trials (curves) as JSON")
     args = parser.parse_args()
     args.subset = args.subset or None
@@ -115,7 +119,9 @@ def main() -> None:
     for index, seed in enumerate(args.seeds):
         order = list(labels)[index % len(labels) :] + list(labels)[: index % len(labels)]
         for label in order:
-            trials, seconds = run_study(study(args, seed, labels[label]), workers=args.workers)
+            trials, seconds = run_study(
+                study(args, seed, labels[label]), workers=args.workers, threads=args.threads
+            )
             results[label].append(summary(trials))
             runs.append({"seed": seed, "arm": label, "trials": [as_record(t) for t in trials]})
             if args.dump:

@@ -198,6 +198,21 @@ def _quiet_downloads() -> Iterator[None]:
         os.environ.pop(name, None)
 
 
+@contextlib.contextmanager
+def _staging(repo: Any) -> Iterator[Path]:
+    """A scratch folder, removed on every way out. MLflow copies each file in its repository's
+    thread pool: after a stop signal a copy may still run, and it would make the folder again
+    once removed, so its copies end first."""
+    scratch = Path(tempfile.mkdtemp(prefix="hpsearch-fetch-"))
+    try:
+        yield scratch
+    finally:
+        pool = getattr(repo, "thread_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=True)  # the repository is this fetch's own
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def _download(repo: Any, files: list[str], staging: Path) -> None:
     """Each file into staging/<path>; the path was checked, and where it landed is checked."""
     with _quiet_downloads():
@@ -283,8 +298,7 @@ def fetch_model(source: ModelSource, dest: Path, *, tracking_uri: str) -> str:
         raise UserError(f"{source.ref}: no MLmodel file at {source.artifact_uri}: not a model")
     for path in files:  # refuse before a single byte is downloaded
         safe_destination(dest, path)
-    with tempfile.TemporaryDirectory(prefix="hpsearch-fetch-") as scratch:
-        staging = Path(scratch)
+    with _staging(repo) as staging:
         _download(repo, files, staging)
         sha = verify_weights(staging, source)
         _copy_into(staging, files, dest)
