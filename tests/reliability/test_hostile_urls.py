@@ -19,6 +19,7 @@ STORAGE, CATALOG, TRACKING = "HPSEARCH_STORAGE_URL", "HPSEARCH_DATABASE_URL", "M
 # case -> (environment, a word the error line must contain)
 CASES: dict[str, tuple[dict[str, str], str]] = {
     "port-not-a-number": ({STORAGE: f"{PG}://u@127.0.0.1:abc/db"}, "not a database URL"),
+    "port-out-of-range": ({STORAGE: f"{PG}://u@127.0.0.1:99999/db"}, "invalid port"),
     "unclosed-ipv6-bracket": ({STORAGE: f"{PG}://u@[::1/db"}, "not a database URL"),
     "mysql-no-driver": ({STORAGE: "mysql://u@127.0.0.1/db"}, "no database driver"),
     "sqlite-without-path": ({STORAGE: "sqlite://"}, "needs a file"),
