@@ -78,7 +78,7 @@ class SamplerConfig(Strict):
 class PrunerConfig(Strict):
     type: Literal[
         "hyperband", "successive-halving", "median", "percentile", "threshold", "none"
-    ] = "hyperband"
+    ] = "successive-halving"  # ASHA from epoch 1, factor 3: README, "Search" (issue 10)
     min_resource: int = Field(default=1, ge=1, le=MAX_EPOCHS)  # hyperband, successive-halving
     reduction_factor: int = Field(default=3, ge=2, le=MAX_EPOCHS)
     # successive-halving: trials a rung waits for
