@@ -23,8 +23,9 @@ from hpsearch.nn import Architecture
 from hpsearch.ranking import best_trial
 from hpsearch.registry import _tags as R
 from hpsearch.registry._champion import Candidate, Registration, register_version
-from hpsearch.registry._fetch import fetch_model, trial_model_source
+from hpsearch.registry._fetch import fetch_model
 from hpsearch.registry._paths import check_out
+from hpsearch.registry._resolve import trial_model_source
 from hpsearch.settings import Settings
 from hpsearch.study import attrs as A
 from hpsearch.tracking import StudyTracker

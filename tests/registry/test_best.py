@@ -20,7 +20,7 @@ from hpsearch.errors import UserError
 from hpsearch.registry import _tags as R
 from hpsearch.registry import best, load_model
 from hpsearch.registry._champion import Candidate, register_version
-from hpsearch.registry._fetch import trial_model_source
+from hpsearch.registry._resolve import trial_model_source
 from hpsearch.settings import Settings
 from hpsearch.study.storage import load_existing_study, open_storage
 
