@@ -30,12 +30,14 @@ def stop_signals_interrupt() -> Iterator[None]:
 
     The interrupt waits until no database call (or child start) is in progress. Only the first
     stop signal interrupts: a repeated one must not break off the clean-up the first one started
-    (SIGKILL still stops at once). Handlers exist only in the main thread.
+    (SIGKILL still stops at once). Handlers exist only in the main thread. A signal ignored on
+    entry stays ignored: `nohup hpsearch launch ... &` ignores Ctrl-C on purpose.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {sig: signal.signal(sig, _interrupt) for sig in STOP_SIGNALS}
+    wanted = [sig for sig in STOP_SIGNALS if signal.getsignal(sig) is not signal.SIG_IGN]
+    previous = {sig: signal.signal(sig, _interrupt) for sig in wanted}
     try:
         yield
     finally:
@@ -54,8 +56,26 @@ def stop_signals_ignored() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+_held = threading.local()
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """A stop signal that arrives inside waits until the block has ended (then it interrupts).
+
+    For steps whose result must reach the caller, or nothing is there to clean up: a run
+    created in the tracking store whose id was lost to the interrupt stayed RUNNING for ever.
+    """
+    _held.depth = getattr(_held, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _held.depth -= 1
+
+
 def _interrupt(signum: int, frame: FrameType | None) -> None:
-    if _in_unbreakable_code(frame):  # deliver it again in a moment, once that has returned
+    # held back: delivered again in a moment, once that has returned
+    if getattr(_held, "depth", 0) or _in_unbreakable_code(frame):
         resend = threading.Timer(_SIGNAL_RETRY_SECONDS, os.kill, (os.getpid(), signum))
         resend.daemon = True
         resend.start()

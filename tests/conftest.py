@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,11 @@ import pytest
 import sqlalchemy as sa
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # also for subprocesses of fixtures
+# Ctrl-C as a terminal gives it, even when the suite runs in the background (`cmd &` ignores
+# SIGINT, and hpsearch keeps a signal ignored on entry ignored): the signal tests and the
+# processes they start then see the same thing everywhere
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 POSTGRES_URL = os.environ.get(
     "HPSEARCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -90,6 +90,9 @@ class PrunerConfig(Strict):
     percentile: float = Field(default=25.0, gt=0.0, lt=100.0)
     lower: float | None = Field(default=None, ge=0.0, le=1.0)  # threshold: minimum val accuracy
     patience: int | None = Field(default=None, ge=1, le=MAX_EPOCHS)  # wrap in PatientPruner
+    # epochs without a new best val accuracy after which a trial ends early, COMPLETE with
+    # its best epoch (not pruned: its value stands); any type, `none` included
+    early_stop: int | None = Field(default=None, ge=1, le=MAX_EPOCHS)
 
     @model_validator(mode="after")
     def _check(self) -> PrunerConfig:

@@ -17,6 +17,7 @@ from hpsearch.signals import STOP_SIGNALS, stop_signals_interrupt
 from hpsearch.study.config import StudyConfig, load_study_file, study_dims
 from hpsearch.study.pool import check_budget, create_or_resume
 from hpsearch.study.progress import study_status
+from hpsearch.study.reconcile import kill_orphaned_runs
 from hpsearch.study.space_changes import check_resumed_space
 from hpsearch.study.storage import open_storage, probe_storage
 from hpsearch.study.threads import ThreadChoice, usable_cores
@@ -289,6 +290,7 @@ def _summarise(tracker: StudyTracker, study: Any, settings: Settings, console: P
     with open_catalog(settings) as catalog:
         catalog.set_experiment_id(study.study_name, tracker.experiment_id)
     try:
+        kill_orphaned_runs(study, tracker)  # the workers are gone: launch is the last one out
         tracker.write_summary(study, study_dims(study))
     except Exception as exc:
         console.print(f"warning: the study summary was not written: {type(exc).__name__}: {exc}")

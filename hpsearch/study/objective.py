@@ -16,6 +16,7 @@ import optuna
 from hpsearch import private_apis
 from hpsearch.data import Splits
 from hpsearch.nn import MLP
+from hpsearch.signals import signals_held
 from hpsearch.study import attrs as A
 from hpsearch.study.config import StudyConfig
 from hpsearch.study.space import resolve, suggest
@@ -65,6 +66,28 @@ class PruningCallback:
         return False
 
 
+@dataclass
+class EarlyStop:
+    """Ends a trial once `patience` epochs pass without a new best val_accuracy.
+
+    The trial completes with its best epoch: that is its value and its model either way, so
+    the epochs after a plateau only cost time.
+    """
+
+    patience: int
+    stopped_at: int | None = None
+    best: float = -1.0
+    best_epoch: int = 0
+
+    def __call__(self, metrics: EpochMetrics, model: MLP) -> bool:
+        if math.isfinite(metrics.val_accuracy) and metrics.val_accuracy > self.best:
+            self.best, self.best_epoch = metrics.val_accuracy, metrics.epoch
+        if metrics.epoch - self.best_epoch >= self.patience:
+            self.stopped_at = metrics.epoch
+            return True
+        return False
+
+
 def history_attr(result: TrainResult) -> list[dict[str, float]]:
     """The per-epoch metrics kept on the Optuna trial, so `replay` can compare them exactly."""
     return [{name: m.as_dict()[name] for name in REPRODUCED_METRICS} for m in result.history]
@@ -94,15 +117,19 @@ class Objective:
         train_config = resolve(values, epochs=self.config.epochs, seed=seed)
         self._refuse_overrun(trial, train_config)
         set_user_attrs(trial, {A.SEED: seed, A.HIDDEN: list(train_config.hidden)})
-        run_id = self._start_run(trial, train_config.as_dict(), seed)
         pruning = PruningCallback(trial)
-        callbacks: list[Any] = [pruning]
-        if self.tracker is not None and run_id is not None:
-            log_epoch = self.tracker.epoch_callback(run_id)
-            callbacks.insert(0, retrying(log_epoch, f"logging the epochs of run {run_id}"))
+        patience = self.config.pruner.early_stop
+        early = EarlyStop(patience) if patience is not None else None
+        callbacks: list[Any] = [pruning] + ([early] if early is not None else [])
+        run_id = None
         try:
+            with signals_held():  # the run is ended below however the trial ends
+                run_id = self._start_run(trial, train_config.as_dict(), seed)
+            if self.tracker is not None and run_id is not None:
+                log_epoch = self.tracker.epoch_callback(run_id)
+                callbacks.insert(0, retrying(log_epoch, f"logging the epochs of run {run_id}"))
             result = self._train(trial, train_config, callbacks)
-            return self._finish(trial, run_id, result, pruning)
+            return self._finish(trial, run_id, result, pruning, early)
         except optuna.TrialPruned:
             raise
         except (KeyboardInterrupt, SystemExit):
@@ -163,12 +190,19 @@ class Objective:
         return run_id
 
     def _finish(
-        self, trial: optuna.Trial, run_id: str | None, result: TrainResult, pruning: PruningCallback
+        self,
+        trial: optuna.Trial,
+        run_id: str | None,
+        result: TrainResult,
+        pruning: PruningCallback,
+        early: EarlyStop | None,
     ) -> float:
         if result.outcome == "diverged":
             self._prune(trial, run_id, len(result.history), "diverged")
         if pruning.pruned_at is not None:
             self._prune(trial, run_id, pruning.pruned_at, "pruner")
+        if early is not None and early.stopped_at is not None:
+            trial.set_user_attr(A.STOPPED_EARLY, early.stopped_at)
         if self.tracker is not None and run_id is not None:
             self.tracker.finish_complete(run_id, result, self.splits)
         return result.best_val_accuracy

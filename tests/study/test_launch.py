@@ -163,6 +163,19 @@ def test_pruned_trials_record_the_pruner_as_reason(study_file: StudyFile) -> Non
     assert {t.user_attrs["pruned_step"] for t in trials} == {1}
 
 
+def test_early_stopped_trials_complete_with_their_best_epoch(study_file: StudyFile) -> None:
+    path = study_file(pruner={"type": "none", "early_stop": 2}, epochs=30)
+    status = run_launch(path, tracking=False)
+    trials = _trials()
+    assert status["finished"] == 4 and {t.state for t in trials} == {TrialState.COMPLETE}
+    stopped = [t for t in trials if "stopped_early" in t.user_attrs]
+    assert stopped  # 30 epochs on 300 digits: every trial plateaus long before the end
+    for t in stopped:
+        val = [epoch["val_accuracy"] for epoch in t.user_attrs["history"]]
+        assert len(val) == t.user_attrs["stopped_early"] < 30
+        assert t.value == max(val) and max(val[-2:]) <= max(val[:-2])  # two epochs, no gain
+
+
 def test_diverged_trials_end_pruned_and_the_study_goes_on(study_file: StudyFile) -> None:
     # relu: its activations overflow to NaN; tanh saturates, and its loss stays finite (~4e20)
     space = {**TINY_STUDY["search_space"], "lr": 1e20, "optimizer": "sgd", "activation": "relu"}

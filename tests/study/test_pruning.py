@@ -6,7 +6,7 @@ import optuna
 
 from hpsearch.study.algorithms import make_pruner
 from hpsearch.study.config import PrunerConfig
-from hpsearch.study.objective import PruningCallback
+from hpsearch.study.objective import EarlyStop, PruningCallback
 from hpsearch.train import EpochMetrics
 
 
@@ -64,3 +64,18 @@ def test_percentile_warmup_of_zero_judges_the_first_epoch() -> None:
     trial = study.ask()
     trial.report(0.1, 1)
     assert trial.should_prune()
+
+
+def test_early_stop_ends_a_trial_after_patience_epochs_without_a_new_best() -> None:
+    stop = EarlyStop(patience=2)
+    curve = [0.5, 0.7, 0.7, 0.65]  # a tie is no new best
+    stops = [stop(_epoch(e, a), None) for e, a in enumerate(curve, start=1)]  # type: ignore[arg-type]
+    assert stops == [False, False, False, True] and stop.stopped_at == 4
+    assert (stop.best, stop.best_epoch) == (0.7, 2)
+
+
+def test_early_stop_waits_while_the_trial_improves() -> None:
+    stop = EarlyStop(patience=1)
+    curve = [0.1, 0.2, 0.3, float("nan")]  # a non-finite epoch is no new best
+    stops = [stop(_epoch(e, a), None) for e, a in enumerate(curve, start=1)]  # type: ignore[arg-type]
+    assert stops == [False, False, False, True] and stop.stopped_at == 4

@@ -40,14 +40,29 @@ def test_a_stop_signal_waits_until_the_database_call_has_returned(tmp_path: Path
 
 def test_only_the_first_stop_signal_interrupts_and_handlers_are_restored() -> None:
     before = signal.getsignal(signal.SIGTERM)
+    before_int = signal.getsignal(signal.SIGINT)  # ignored when pytest runs in the background
     with stop_signals_interrupt():
         with pytest.raises(KeyboardInterrupt):
-            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(5)
         os.kill(os.getpid(), signal.SIGTERM)  # ignored: it must not break off the clean-up
         time.sleep(0.2)
     assert signal.getsignal(signal.SIGTERM) is before
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is before_int
+
+
+def test_a_stop_signal_ignored_on_entry_stays_ignored() -> None:
+    # before: `nohup hpsearch launch ... &` (Ctrl-C ignored) took SIGINT again, and a SIGTERM
+    # early in the launch could end it as if killed by SIGINT (exit -2) instead of 130
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with stop_signals_interrupt():
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.2)  # no KeyboardInterrupt
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def test_a_stop_signal_waits_until_a_spawned_child_has_its_start_up_data() -> None:
@@ -63,3 +78,43 @@ def test_a_stop_signal_waits_until_a_spawned_child_has_its_start_up_data() -> No
         time.sleep(5)  # the interrupt lands here, once the child has all its data
     process.join(30)
     assert process.exitcode == 0
+
+
+def test_a_stop_signal_just_after_a_trial_run_is_created_still_ends_that_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # before: the interrupt landed between the run's creation and the code that ends it, and
+    # the run stayed RUNNING for ever (Ctrl-C with 2 workers, 1 try in 4)
+    import mlflow
+    import yaml
+
+    from hpsearch.study.config import parse_study
+    from hpsearch.study.pool import create_or_resume
+    from hpsearch.study.storage import open_storage
+    from hpsearch.study.worker import WorkerOptions, run_worker
+    from hpsearch.tracking import StudyTracker
+    from study.tiny import TINY_STUDY
+
+    created = StudyTracker.start_trial
+
+    def start_then_signal(self: StudyTracker, *args: object, **kwargs: object) -> str:
+        run_id = created(self, *args, **kwargs)  # type: ignore[arg-type]
+        os.kill(os.getpid(), signal.SIGTERM)  # lands here, in our own code, before the return
+        time.sleep(0.5)
+        return run_id
+
+    monkeypatch.setattr(StudyTracker, "start_trial", start_then_signal)
+    text = yaml.safe_dump({**TINY_STUDY, "epochs": 200, "budget": {"n_trials": 1}})
+    config = parse_study(text)
+    storage_url, tracking_uri = f"sqlite:///{tmp_path}/optuna.db", f"sqlite:///{tmp_path}/ml.db"
+    create_or_resume(config, text, open_storage(storage_url), 1)
+    # as launch's own workers are: no last-one-out clean-up that would hide a run left behind
+    artifacts = (tmp_path / "art").as_uri()
+    options = WorkerOptions("tiny", storage_url, tracking_uri, artifacts, summarise=False)
+    with pytest.raises(KeyboardInterrupt):
+        run_worker(options)
+    client = mlflow.MlflowClient(tracking_uri)
+    (experiment,) = [e for e in client.search_experiments() if e.name == "tiny"]
+    runs = client.search_runs([experiment.experiment_id])
+    trial_runs = [r for r in runs if "optuna.trial_number" in r.data.tags]
+    assert len(trial_runs) == 1 and trial_runs[0].info.status == "KILLED"
