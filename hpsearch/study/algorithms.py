@@ -8,7 +8,6 @@ import optuna
 
 from hpsearch.errors import UserError
 from hpsearch.study.config import PrunerConfig, SamplerConfig
-from hpsearch.study.curve_pruner import LearningCurvePruner
 
 
 def make_sampler(config: SamplerConfig, seed: int) -> optuna.samplers.BaseSampler:
@@ -66,8 +65,6 @@ def _base_pruner(config: PrunerConfig, epochs: int) -> optuna.pruners.BasePruner
         return optuna.pruners.PercentilePruner(
             config.percentile, n_startup_trials=config.n_startup_trials, n_warmup_steps=warmup
         )
-    if kind == "learning-curve":
-        return LearningCurvePruner(epochs, config.min_resource, config.n_startup_trials)
     if kind == "threshold":
         return optuna.pruners.ThresholdPruner(lower=config.lower)
     return optuna.pruners.NopPruner()

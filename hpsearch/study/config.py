@@ -77,22 +77,14 @@ class SamplerConfig(Strict):
 
 class PrunerConfig(Strict):
     type: Literal[
-        "hyperband",
-        "successive-halving",
-        "median",
-        "percentile",
-        "threshold",
-        "learning-curve",
-        "none",
+        "hyperband", "successive-halving", "median", "percentile", "threshold", "none"
     ] = "successive-halving"  # ASHA from epoch 1, factor 3: README, "Search" (issue 10)
-    # hyperband, successive-halving; learning-curve: epochs before judging (3 at least)
-    min_resource: int = Field(default=1, ge=1, le=MAX_EPOCHS)
+    min_resource: int = Field(default=1, ge=1, le=MAX_EPOCHS)  # hyperband, successive-halving
     reduction_factor: int = Field(default=3, ge=2, le=MAX_EPOCHS)
     # successive-halving: each rung prunes the first N trials to reach it (Optuna), so with
     # trials run one after another a rung may never fill: README, "Search"
     bootstrap_count: int = Field(default=0, ge=0, le=MAX_TRIALS)
-    # median, percentile; learning-curve: complete trials before any is pruned
-    n_startup_trials: int = Field(default=5, ge=0, le=MAX_TRIALS)
+    n_startup_trials: int = Field(default=5, ge=0, le=MAX_TRIALS)  # median, percentile
     n_warmup_steps: int = Field(
         default=1, ge=0, le=MAX_EPOCHS
     )  # median, percentile: epochs never judged
