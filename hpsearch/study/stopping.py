@@ -2,10 +2,11 @@
 
 `budget.target` and `budget.patience` are judged on the finished trials, in the order they
 finished: a worker asks `stop_reason` before it claims a trial, so once it says stop no trial
-starts (those running finish). With `budget.timeout`, `would_overrun` estimates how long a
+starts (those running finish). With `budget.timeout`, `expected_seconds` estimates how long a
 sampled trial will take from the finished trials' seconds per epoch, scaled by the new
-trial's size, and a trial that would end past the deadline is not started: it goes back to the
-pool, untouched, for a later launch.
+trial's size, times the epochs a trial is expected to train: the mean the finished trials
+trained, since under pruning most stop long before the last epoch. A trial that would end past
+the deadline is not started: it goes back to the pool, untouched, for a later launch.
 """
 
 from __future__ import annotations
@@ -55,21 +56,26 @@ def epoch_cost(widths: Sequence[int]) -> int:
 def expected_seconds(
     trials: Sequence[FrozenTrial], widths: Sequence[int], epochs: int, dims: tuple[int, int]
 ) -> float | None:
-    """Seconds a trial of hidden `widths` needs for `epochs` epochs; None before any evidence.
+    """Expected seconds of a trial of hidden `widths` and at most `epochs` epochs; None before
+    any evidence.
 
     `dims` is (input dimension, classes). Each finished trial gives seconds per epoch (start
     to end, so sampling, tracking and saving count) per unit of `epoch_cost`; the median wins.
+    The epochs expected are the finished trials' mean, capped at `epochs`: counting all of
+    them for every trial stopped pruned studies minutes before their deadline.
     """
-    rates = []
+    rates, trained = [], []
     for trial in _in_finishing_order(trials):
         hidden, steps = trial.user_attrs.get("hidden"), len(trial.intermediate_values)
         if not hidden or not steps or trial.datetime_start is None:
             continue
         seconds = (trial.datetime_complete - trial.datetime_start).total_seconds()  # type: ignore[operator]
         rates.append(seconds / steps / epoch_cost([dims[0], *hidden, dims[1]]))
+        trained.append(steps)
     if not rates:
         return None
-    return epochs * statistics.median(rates) * epoch_cost([dims[0], *widths, dims[1]])
+    expected_epochs = min(epochs, statistics.fmean(trained))
+    return expected_epochs * statistics.median(rates) * epoch_cost([dims[0], *widths, dims[1]])
 
 
 class WouldOverrun(Exception):

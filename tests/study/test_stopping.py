@@ -61,10 +61,21 @@ def test_expected_seconds_scale_with_the_trial_size() -> None:
     assert expected_seconds([], [16], 10, dims) is None
     # 2 epochs in 4 s: 2 s per epoch for [16]; a network 4x as costly takes 4x as long
     trials = [_finished(0, 0.9, seconds=4.0, hidden=[16])]
-    assert expected_seconds(trials, [16], 10, dims) == pytest.approx(20.0)
+    assert expected_seconds(trials, [16], 2, dims) == pytest.approx(4.0)
     big = [512, 512]
     ratio = epoch_cost([64, *big, 10]) / epoch_cost([64, 16, 10])
-    assert expected_seconds(trials, big, 10, dims) == pytest.approx(20.0 * ratio)
+    assert expected_seconds(trials, big, 2, dims) == pytest.approx(4.0 * ratio)
+
+
+def test_expected_seconds_count_the_epochs_finished_trials_trained() -> None:
+    # under pruning most trials stop early: a trial may train 40 epochs, but the finished ones
+    # trained 2 and 6 (mean 4), so 4 epochs are expected, at the median 2 s per epoch
+    dims = (64, 10)
+    short = _finished(0, None, seconds=4.0)
+    long = _finished(1, 0.9, seconds=12.0)
+    long.intermediate_values = {step: 0.9 for step in range(1, 7)}
+    assert expected_seconds([short, long], [16], 40, dims) == pytest.approx(8.0)
+    assert expected_seconds([short, long], [16], 3, dims) == pytest.approx(6.0)  # the cap
 
 
 def _trials() -> list[FrozenTrial]:
@@ -99,16 +110,18 @@ def test_a_study_stops_after_patience_trials_without_a_new_best(study_file: Stud
 
 
 def test_no_trial_starts_that_would_end_past_the_deadline(study_file: StudyFile) -> None:
-    # Every trial is pruned after its first epoch (threshold), but a trial may train 1,000
-    # epochs: after trial 0, trial 1 (~150 times its weights) is expected to take far longer
-    # than the 60 s timeout. It goes back to the pool unstarted, its values kept, and the
+    # Every trial is pruned after 101 epochs (threshold after a 100-epoch warmup), so 101
+    # epochs are expected of each: after trial 0 ([8]), trial 1 (~150 times its weights per
+    # epoch) is expected to take far longer than the 30 s timeout (at least ~45 s even at 3 ms
+    # an epoch for trial 0). It goes back to the pool unstarted, its values kept, and the
     # worker stops: nothing is left RUNNING.
     huge = FIXED | {"lr": 0.01, "hidden": [1024] * 4}
     space = {**TINY_STUDY["search_space"], "lr": {"low": 1e-3, "high": 1e-2, "log": True},
              "depth": {"low": 1, "high": 4},
              "width": {"low": 8, "high": 1024, "log": True}}  # fmt: skip
-    path = study_file(search_space=space, epochs=1000, pruner={"type": "threshold", "lower": 0.999},
-                      budget={"n_trials": 3, "timeout": 60},
+    pruner = {"type": "threshold", "lower": 0.999, "n_warmup_steps": 100}
+    path = study_file(search_space=space, epochs=1000, pruner=pruner,
+                      budget={"n_trials": 3, "timeout": 30},
                       enqueue=[FIXED | {"lr": 0.01, "hidden": [8]}, huge])  # fmt: skip
     run_launch(path, tracking=False)
     trials = _trials()
