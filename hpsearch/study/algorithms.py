@@ -66,5 +66,5 @@ def _base_pruner(config: PrunerConfig, epochs: int) -> optuna.pruners.BasePruner
             config.percentile, n_startup_trials=config.n_startup_trials, n_warmup_steps=warmup
         )
     if kind == "threshold":
-        return optuna.pruners.ThresholdPruner(lower=config.lower)
+        return optuna.pruners.ThresholdPruner(lower=config.lower, n_warmup_steps=warmup)
     return optuna.pruners.NopPruner()

@@ -110,21 +110,23 @@ def test_a_study_stops_after_patience_trials_without_a_new_best(study_file: Stud
 
 
 def test_no_trial_starts_that_would_end_past_the_deadline(study_file: StudyFile) -> None:
-    # Every trial is pruned after 101 epochs (threshold after a 100-epoch warmup), so 101
-    # epochs are expected of each: after trial 0 ([8]), trial 1 (~150 times its weights per
-    # epoch) is expected to take far longer than the 30 s timeout (at least ~45 s even at 3 ms
-    # an epoch for trial 0). It goes back to the pool unstarted, its values kept, and the
-    # worker stops: nothing is left RUNNING.
+    # Every trial is pruned after its 300-epoch warmup (threshold 0.999), so ~301 epochs are
+    # expected of each: after trial 0 ([8], about a second), trial 1 (~157 times its cost per
+    # epoch) is expected to take ~300 x 157 x the [8] epoch time, over a minute even at 1.5 ms
+    # an epoch, far past the 10 s timeout. (A 30 s timeout with 100 epochs let a fast CI host
+    # start it.) It goes back to the pool unstarted, its values kept, and the worker stops:
+    # nothing is left RUNNING.
     huge = FIXED | {"lr": 0.01, "hidden": [1024] * 4}
     space = {**TINY_STUDY["search_space"], "lr": {"low": 1e-3, "high": 1e-2, "log": True},
              "depth": {"low": 1, "high": 4},
              "width": {"low": 8, "high": 1024, "log": True}}  # fmt: skip
-    pruner = {"type": "threshold", "lower": 0.999, "n_warmup_steps": 100}
+    pruner = {"type": "threshold", "lower": 0.999, "n_warmup_steps": 300}
     path = study_file(search_space=space, epochs=1000, pruner=pruner,
-                      budget={"n_trials": 3, "timeout": 30},
+                      budget={"n_trials": 3, "timeout": 10},
                       enqueue=[FIXED | {"lr": 0.01, "hidden": [8]}, huge])  # fmt: skip
     run_launch(path, tracking=False)
     trials = _trials()
     assert [t.state for t in trials] == [TrialState.PRUNED, TrialState.WAITING,
                                          TrialState.WAITING]  # fmt: skip
+    assert len(trials[0].intermediate_values) == 301  # the warmup held: judged first at 301
     assert trials[1].params["width"] == 1024 and not trials[1].intermediate_values
