@@ -87,7 +87,7 @@ class PrunerConfig(Strict):
     n_startup_trials: int = Field(default=5, ge=0, le=MAX_TRIALS)  # median, percentile
     n_warmup_steps: int = Field(
         default=1, ge=0, le=MAX_EPOCHS
-    )  # median, percentile: epochs never judged
+    )  # median, percentile, threshold: epochs never judged
     percentile: float = Field(default=25.0, gt=0.0, lt=100.0)
     lower: float | None = Field(default=None, ge=0.0, le=1.0)  # threshold: minimum val accuracy
     patience: int | None = Field(default=None, ge=1, le=MAX_EPOCHS)  # wrap in PatientPruner

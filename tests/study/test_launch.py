@@ -156,7 +156,10 @@ def test_two_workers_stop_at_exactly_n_trials(study_file: StudyFile) -> None:
 
 
 def test_pruned_trials_record_the_pruner_as_reason(study_file: StudyFile) -> None:
-    run_launch(study_file(pruner={"type": "threshold", "lower": 0.999}), tracking=False)
+    run_launch(
+        study_file(pruner={"type": "threshold", "lower": 0.999, "n_warmup_steps": 0}),
+        tracking=False,
+    )
     trials = _trials()
     assert {t.state for t in trials} == {TrialState.PRUNED}
     assert {t.user_attrs["pruned_reason"] for t in trials} == {"pruner"}
