@@ -19,6 +19,11 @@ from study.tiny import TINY_STUDY
 from hpsearch import load_model
 from reliability.hostile import MEMORY_LIMIT, run_bounded
 
+# A shell sees a process killed by SIGINT as $? = 130 too. CPython ends that way when it judges
+# a KeyboardInterrupt unhandled (its _Py_UnhandledKeyboardInterrupt flag): seen once in CI, after
+# our "interrupted" line and the clean-up; not reproduced in three local reruns.
+INTERRUPTED = (130, -signal.SIGINT)
+
 
 def _limits() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
@@ -47,7 +52,7 @@ def test_sigterm_early_in_a_launch_has_no_traceback(tmp_path: Path, delay: float
     code, stderr = _signalled(["launch", str(study), "--workers", "2"], env, delay)
     assert "Traceback" not in stderr and "EOFError" not in stderr, stderr[-3000:]
     # -15: still importing, before any handler (or any write); 130: stopped cleanly
-    assert code in (130, 0, -signal.SIGTERM), (code, stderr[-3000:])
+    assert code in (*INTERRUPTED, 0, -signal.SIGTERM), (code, stderr[-3000:])
 
 
 def _assert_empty_or_whole(out: Path) -> None:
@@ -77,7 +82,8 @@ def test_sigterm_to_best_leaves_no_half_written_out_and_no_temporary_folder(
         if code == 0:
             assert (out / "MLmodel").is_file()
         else:
-            assert code in (130, -signal.SIGTERM), (code, stderr[-2000:])  # -15: still importing
+            # -15: still importing
+            assert code in (*INTERRUPTED, -signal.SIGTERM), (code, stderr[-2000:])
             _assert_empty_or_whole(out)
-        outcomes.add(code)
+        outcomes.add(130 if code in INTERRUPTED else code)
     assert 130 in outcomes  # at least one signal arrived mid-command
