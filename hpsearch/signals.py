@@ -9,9 +9,11 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
+from typing import Any
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # Code that must not be broken off half-way: an exception raised inside a database client can
@@ -38,9 +40,12 @@ def stop_signals_interrupt() -> Iterator[None]:
         return
     wanted = [sig for sig in STOP_SIGNALS if signal.getsignal(sig) is not signal.SIG_IGN]
     previous = {sig: signal.signal(sig, _interrupt) for sig in wanted}
+    previous_hook = sys.unraisablehook
+    sys.unraisablehook = _redeliver_lost_interrupt(previous_hook)
     try:
         yield
     finally:
+        sys.unraisablehook = previous_hook
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
@@ -73,16 +78,51 @@ def signals_held() -> Iterator[None]:
         _held.depth -= 1
 
 
+class StopSignalInterrupt(KeyboardInterrupt):
+    """The KeyboardInterrupt a stop signal raises; `rearm` lists the signals it turned off."""
+
+    def __init__(self, signum: int, rearm: list[signal.Signals]) -> None:
+        super().__init__(f"signal {signum}")
+        self.signum = signum
+        self.rearm = rearm
+
+
 def _interrupt(signum: int, frame: FrameType | None) -> None:
-    # held back: delivered again in a moment, once that has returned
     if getattr(_held, "depth", 0) or _in_unbreakable_code(frame):
-        resend = threading.Timer(_SIGNAL_RETRY_SECONDS, os.kill, (os.getpid(), signum))
-        resend.daemon = True
-        resend.start()
+        _resend_soon(signum)  # held back: delivered again once that has returned
         return
+    rearm = [sig for sig in STOP_SIGNALS if signal.getsignal(sig) is _interrupt]
     for sig in STOP_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
-    raise KeyboardInterrupt(f"signal {signum}")
+    raise StopSignalInterrupt(signum, rearm)
+
+
+def _resend_soon(signum: int) -> None:
+    resend = threading.Timer(_SIGNAL_RETRY_SECONDS, os.kill, (os.getpid(), signum))
+    resend.daemon = True
+    resend.start()
+
+
+def _redeliver_lost_interrupt(
+    previous_hook: Callable[[Any], object],
+) -> Callable[[Any], object]:
+    """An unraisablehook that sends again an interrupt Python swallowed, and prints nothing.
+
+    A signal handled while a finalizer runs (a weakref callback, a `__del__` during garbage
+    collection) raises inside it, and Python only prints "Exception ignored in ..." with a
+    traceback and goes on: the stop would be lost, and stderr would show a traceback.
+    """
+
+    def hook(unraisable: Any) -> object:
+        interrupt = unraisable.exc_value
+        if not isinstance(interrupt, StopSignalInterrupt):
+            return previous_hook(unraisable)
+        for sig in interrupt.rearm:
+            signal.signal(sig, _interrupt)
+        _resend_soon(interrupt.signum)
+        return None
+
+    return hook
 
 
 def _in_unbreakable_code(frame: FrameType | None) -> bool:

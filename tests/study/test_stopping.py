@@ -110,12 +110,12 @@ def test_a_study_stops_after_patience_trials_without_a_new_best(study_file: Stud
 
 
 def test_no_trial_starts_that_would_end_past_the_deadline(study_file: StudyFile) -> None:
-    # Every trial is pruned after its 300-epoch warmup (threshold 0.999), so ~301 epochs are
-    # expected of each: after trial 0 ([8], about a second), trial 1 (~157 times its cost per
-    # epoch) is expected to take ~300 x 157 x the [8] epoch time, over a minute even at 1.5 ms
-    # an epoch, far past the 10 s timeout. (A 30 s timeout with 100 epochs let a fast CI host
-    # start it.) It goes back to the pool unstarted, its values kept, and the worker stops:
-    # nothing is left RUNNING.
+    # Every trial is pruned right after its 300-epoch warmup (threshold 0.999), so 301 epochs
+    # are expected of each: after trial 0 ([8]), trial 1 (~157 times its cost per epoch) is
+    # expected to take ~301 x 157 x the [8] epoch time, over a minute even at 1.5 ms an epoch,
+    # far past the 10 s timeout. It goes back to the pool unstarted, its values kept, and the
+    # worker stops: nothing is left RUNNING. (When the threshold pruner ignored the warmup,
+    # trials stopped after one epoch and a fast host started trial 1.)
     huge = FIXED | {"lr": 0.01, "hidden": [1024] * 4}
     space = {**TINY_STUDY["search_space"], "lr": {"low": 1e-3, "high": 1e-2, "log": True},
              "depth": {"low": 1, "high": 4},
