@@ -23,6 +23,7 @@ FAIL_REASON = "fail_reason"  # what went wrong, in one line
 PRUNED_REASON = "pruned_reason"  # "pruner" or "diverged"
 PRUNED_STEP = "pruned_step"
 STOPPED_EARLY = "stopped_early"  # the epoch pruner.early_stop ended a complete trial at
+STOPPED_AT_DEADLINE = "stopped_at_deadline"  # the epoch budget.timeout ended a complete trial at
 BLAS_THREADS = "blas_threads"  # replay uses the same BLAS split, hence the same sums
 THREADS_CHOICE = "threads_choice"  # how launch chose workers x threads (study/threads.py)
 WORKER = "worker"  # host:pid of the process that ran the trial

@@ -20,7 +20,7 @@ from hpsearch.signals import signals_held
 from hpsearch.study import attrs as A
 from hpsearch.study.config import StudyConfig
 from hpsearch.study.space import resolve, suggest
-from hpsearch.study.stopping import FINISHED, WouldOverrun, expected_seconds
+from hpsearch.study.stopping import FINISHED, DeadlineStop, WouldOverrun, expected_seconds
 from hpsearch.study.storage import retrying
 from hpsearch.study.warm_start import WARM_START_ATTR
 from hpsearch.train import EpochMetrics, TrainConfig, TrainResult, train
@@ -121,6 +121,9 @@ class Objective:
         patience = self.config.pruner.early_stop
         early = EarlyStop(patience) if patience is not None else None
         callbacks: list[Any] = [pruning] + ([early] if early is not None else [])
+        at_deadline = DeadlineStop(self.deadline) if self.deadline is not None else None
+        if at_deadline is not None:
+            callbacks.append(at_deadline)
         run_id = None
         try:
             with signals_held():  # the run is ended below however the trial ends
@@ -129,7 +132,7 @@ class Objective:
                 log_epoch = self.tracker.epoch_callback(run_id)
                 callbacks.insert(0, retrying(log_epoch, f"logging the epochs of run {run_id}"))
             result = self._train(trial, train_config, callbacks)
-            return self._finish(trial, run_id, result, pruning, early)
+            return self._finish(trial, run_id, result, pruning, (early, at_deadline))
         except optuna.TrialPruned:
             raise
         except (KeyboardInterrupt, SystemExit):
@@ -195,14 +198,17 @@ class Objective:
         run_id: str | None,
         result: TrainResult,
         pruning: PruningCallback,
-        early: EarlyStop | None,
+        stops: tuple[EarlyStop | None, DeadlineStop | None],
     ) -> float:
         if result.outcome == "diverged":
             self._prune(trial, run_id, len(result.history), "diverged")
         if pruning.pruned_at is not None:
             self._prune(trial, run_id, pruning.pruned_at, "pruner")
+        early, at_deadline = stops
         if early is not None and early.stopped_at is not None:
             trial.set_user_attr(A.STOPPED_EARLY, early.stopped_at)
+        if at_deadline is not None and at_deadline.stopped_at is not None:
+            trial.set_user_attr(A.STOPPED_AT_DEADLINE, at_deadline.stopped_at)
         if self.tracker is not None and run_id is not None:
             self.tracker.finish_complete(run_id, result, self.splits)
         return result.best_val_accuracy

@@ -6,18 +6,25 @@ starts (those running finish). With `budget.timeout`, `expected_seconds` estimat
 sampled trial will take from the finished trials' seconds per epoch, scaled by the new
 trial's size, times the epochs a trial is expected to train: the mean the finished trials
 trained, since under pruning most stop long before the last epoch. A trial that would end past
-the deadline is not started: it goes back to the pool, untouched, for a later launch.
+the deadline is not started: it goes back to the pool, untouched, for a later launch. An
+estimate can still be short (a trial that survives pruning trains more than the mean), so
+`DeadlineStop` ends a running trial COMPLETE, with its best epoch so far, before the epoch that
+would end past the deadline: the timeout bounds the launch instead of hinting at it.
 """
 
 from __future__ import annotations
 
 import itertools
 import statistics
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from optuna.trial import FrozenTrial, TrialState
 
+from hpsearch.nn import MLP
 from hpsearch.study.config import BudgetConfig
+from hpsearch.train import EpochMetrics
 
 # Cost of one epoch ~ weights + a fixed part (evaluation, logging, Python) worth this many
 # weights, so that tiny networks' overhead does not make big ones look cheap.
@@ -84,3 +91,22 @@ class WouldOverrun(Exception):
     def __init__(self, seconds: float) -> None:
         super().__init__(f"expected to take {seconds:.0f} s, past the deadline")
         self.seconds = seconds
+
+
+@dataclass
+class DeadlineStop:
+    """A trainer callback: stop once the next epoch, at this trial's pace, would end past
+    `deadline` (a time.monotonic()). The trial then completes with its best epoch so far, as
+    `pruner.early_stop` does: its value and model are that epoch either way."""
+
+    deadline: float
+    started: float = field(default_factory=time.monotonic)
+    stopped_at: int | None = None
+
+    def __call__(self, metrics: EpochMetrics, model: MLP) -> bool:
+        now = time.monotonic()
+        seconds_per_epoch = (now - self.started) / metrics.epoch
+        if now + seconds_per_epoch > self.deadline:
+            self.stopped_at = metrics.epoch
+            return True
+        return False

@@ -130,3 +130,23 @@ def test_no_trial_starts_that_would_end_past_the_deadline(study_file: StudyFile)
                                          TrialState.WAITING]  # fmt: skip
     assert len(trials[0].intermediate_values) == 301  # the warmup held: judged first at 301
     assert trials[1].params["width"] == 1024 and not trials[1].intermediate_values
+
+
+def test_a_trial_running_at_the_deadline_completes_with_its_best_epoch_before_it(
+    study_file: StudyFile,
+) -> None:
+    # The first trial has no evidence to be refused on, so it starts: 1000 epochs of [512] take
+    # far longer than the 4 s timeout, and it is stopped before the epoch that would overrun.
+    space = {**TINY_STUDY["search_space"], "lr": {"low": 1e-3, "high": 1e-2, "log": True},
+             "width": {"low": 8, "high": 512, "log": True}}  # fmt: skip
+    path = study_file(search_space=space, epochs=1000, pruner={"type": "none"},
+                      budget={"n_trials": 2, "timeout": 4},
+                      enqueue=[FIXED | {"lr": 0.01, "hidden": [512]}])  # fmt: skip
+    run_launch(path, tracking=False)
+    first, second = _trials()
+    assert first.state == TrialState.COMPLETE and second.state == TrialState.WAITING
+    val = [epoch["val_accuracy"] for epoch in first.user_attrs["history"]]
+    assert len(val) == first.user_attrs["stopped_at_deadline"] < 1000
+    assert first.value == max(val)
+    # the worker's deadline is 4 s after it started, so before the trial did; 1 s to finish
+    assert (first.datetime_complete - first.datetime_start).total_seconds() < 4 + 1  # type: ignore[operator]
