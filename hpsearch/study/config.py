@@ -94,6 +94,9 @@ class PrunerConfig(Strict):
     # epochs without a new best val accuracy after which a trial ends early, COMPLETE with
     # its best epoch (not pruned: its value stands); any type, `none` included
     early_stop: int | None = Field(default=None, ge=1, le=MAX_EPOCHS)
+    # equal best val accuracies so far rank by that epoch's val loss (a small validation set
+    # gives many ties, and successive halving promotes every tied trial)
+    tie_break: bool = False
 
     @model_validator(mode="after")
     def _check(self) -> PrunerConfig:
@@ -104,7 +107,8 @@ class PrunerConfig(Strict):
 
 class BudgetConfig(Strict):
     n_trials: int = Field(ge=1, le=MAX_TRIALS)
-    # seconds; no trial starts after it, nor one expected to end after it (study/stopping.py)
+    # seconds; no trial starts after it, nor one expected to end after it, and one still
+    # running then stops with its best epoch so far (study/stopping.py)
     timeout: float | None = Field(default=None, gt=0, le=MAX_TIMEOUT_SECONDS)
     target: float | None = Field(default=None, gt=0.0, le=1.0)  # stop at this val accuracy
     # stop after K finished trials without a new best

@@ -53,17 +53,25 @@ class PruningCallback:
     """
 
     trial: optuna.Trial
+    # pruner.tie_break: half a validation image, so equal accuracies rank by val loss
+    tie_step: float = 0.0
     pruned_at: int | None = None
     best: float = 0.0
 
     def __call__(self, metrics: EpochMetrics, model: MLP) -> bool:
         if math.isfinite(metrics.val_accuracy):
-            self.best = max(self.best, metrics.val_accuracy)
+            self.best = max(self.best, metrics.val_accuracy - self.tie_step * _squash(metrics))
         self.trial.report(self.best, step=metrics.epoch)  # the trial retries (see Objective)
         if self.trial.should_prune():
             self.pruned_at = metrics.epoch
             return True
         return False
+
+
+def _squash(metrics: EpochMetrics) -> float:
+    """The val loss mapped into [0, 1), monotone; 1 when it is not finite."""
+    loss = metrics.val_loss
+    return loss / (1.0 + loss) if math.isfinite(loss) and loss >= 0 else 1.0
 
 
 @dataclass
@@ -117,7 +125,7 @@ class Objective:
         train_config = resolve(values, epochs=self.config.epochs, seed=seed)
         self._refuse_overrun(trial, train_config)
         set_user_attrs(trial, {A.SEED: seed, A.HIDDEN: list(train_config.hidden)})
-        pruning = PruningCallback(trial)
+        pruning = PruningCallback(trial, self._tie_step())
         patience = self.config.pruner.early_stop
         early = EarlyStop(patience) if patience is not None else None
         callbacks: list[Any] = [pruning] + ([early] if early is not None else [])
@@ -145,6 +153,12 @@ class Objective:
         except Exception as exc:
             self._end_run(run_id, "failed", _failure_text(exc))
             raise
+
+    def _tie_step(self) -> float:
+        """Below one validation image: a tie-break never reorders different accuracies."""
+        if not self.config.pruner.tie_break:
+            return 0.0
+        return 0.5 / len(self.splits.y_val)
 
     def _refuse_overrun(self, trial: optuna.Trial, config: TrainConfig) -> None:
         """WouldOverrun if this trial is expected to end past the deadline (nothing started)."""

@@ -79,3 +79,18 @@ def test_early_stop_waits_while_the_trial_improves() -> None:
     curve = [0.1, 0.2, 0.3, float("nan")]  # a non-finite epoch is no new best
     stops = [stop(_epoch(e, a), None) for e, a in enumerate(curve, start=1)]  # type: ignore[arg-type]
     assert stops == [False, False, False, True] and stop.stopped_at == 4
+
+
+def test_tie_break_ranks_equal_accuracies_by_val_loss_and_never_crosses_an_image() -> None:
+    # 360 validation images: accuracies step by 1/360; the tie-break moves a value by less
+    # than half of that, so only trials of equal accuracy change order (lower loss first)
+    study = _study(optuna.pruners.NopPruner())
+    step = 0.5 / 360
+    reported = {}
+    for loss in (0.3, 0.1, float("nan")):
+        callback = PruningCallback(study.ask(), tie_step=step)
+        callback(EpochMetrics(1, 0.5, 0.5, loss, 0.9, 0.1), None)  # type: ignore[arg-type]
+        reported[str(loss)] = callback.best
+    assert reported["nan"] < reported["0.3"] < reported["0.1"] < 0.9
+    assert 0.9 - reported["nan"] <= step < 1 / 360
+    assert PruningCallback(study.ask()).tie_step == 0.0  # off unless pruner.tie_break
