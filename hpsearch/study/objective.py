@@ -126,12 +126,8 @@ class Objective:
         self._refuse_overrun(trial, train_config)
         set_user_attrs(trial, {A.SEED: seed, A.HIDDEN: list(train_config.hidden)})
         pruning = PruningCallback(trial, self._tie_step())
-        patience = self.config.pruner.early_stop
-        early = EarlyStop(patience) if patience is not None else None
-        callbacks: list[Any] = [pruning] + ([early] if early is not None else [])
-        at_deadline = DeadlineStop(self.deadline) if self.deadline is not None else None
-        if at_deadline is not None:
-            callbacks.append(at_deadline)
+        completing = self._completing_stops()
+        callbacks: list[Any] = [pruning, *completing.values()]
         run_id = None
         try:
             with signals_held():  # the run is ended below however the trial ends
@@ -140,7 +136,7 @@ class Objective:
                 log_epoch = self.tracker.epoch_callback(run_id)
                 callbacks.insert(0, retrying(log_epoch, f"logging the epochs of run {run_id}"))
             result = self._train(trial, train_config, callbacks)
-            return self._finish(trial, run_id, result, pruning, (early, at_deadline))
+            return self._finish(trial, run_id, result, pruning, completing)
         except optuna.TrialPruned:
             raise
         except (KeyboardInterrupt, SystemExit):
@@ -153,6 +149,15 @@ class Objective:
         except Exception as exc:
             self._end_run(run_id, "failed", _failure_text(exc))
             raise
+
+    def _completing_stops(self) -> dict[str, EarlyStop | DeadlineStop]:
+        """The callbacks that end a trial COMPLETE, by the attribute that records their epoch."""
+        stops: dict[str, EarlyStop | DeadlineStop] = {}
+        if self.config.pruner.early_stop is not None:
+            stops[A.STOPPED_EARLY] = EarlyStop(self.config.pruner.early_stop)
+        if self.deadline is not None:
+            stops[A.STOPPED_AT_DEADLINE] = DeadlineStop(self.deadline)
+        return stops
 
     def _tie_step(self) -> float:
         """Below one validation image: a tie-break never reorders different accuracies."""
@@ -212,17 +217,15 @@ class Objective:
         run_id: str | None,
         result: TrainResult,
         pruning: PruningCallback,
-        stops: tuple[EarlyStop | None, DeadlineStop | None],
+        completing: dict[str, EarlyStop | DeadlineStop],
     ) -> float:
         if result.outcome == "diverged":
             self._prune(trial, run_id, len(result.history), "diverged")
         if pruning.pruned_at is not None:
             self._prune(trial, run_id, pruning.pruned_at, "pruner")
-        early, at_deadline = stops
-        if early is not None and early.stopped_at is not None:
-            trial.set_user_attr(A.STOPPED_EARLY, early.stopped_at)
-        if at_deadline is not None and at_deadline.stopped_at is not None:
-            trial.set_user_attr(A.STOPPED_AT_DEADLINE, at_deadline.stopped_at)
+        for attr, stop in completing.items():
+            if stop.stopped_at is not None:
+                trial.set_user_attr(attr, stop.stopped_at)
         if self.tracker is not None and run_id is not None:
             self.tracker.finish_complete(run_id, result, self.splits)
         return result.best_val_accuracy
