@@ -13,7 +13,8 @@ time (the `train_seconds` each trial records); the median over trials, after the
 imports and caches are start-up, not per trial). Each part's share is the time spent inside
 its functions (exclusive of nested parts), in the worker's thread only (the heartbeat thread
 runs beside the trial, not in its way):
-  optuna storage   every RDBStorage method (claim, params, reports, user attrs, state)
+  optuna storage   every RDBStorage method (claim, params, reports, user attrs, state), and
+                   hpsearch's batched user attributes (private_apis.set_trial_user_attrs)
   mlflow run       creating the child run, its end (tags, status) and the artifact uploads
   params           the run's parameters and tags (start_trial)
   metrics          the per-epoch metric batches
@@ -97,6 +98,7 @@ def instrumented(profiler: Profiler, claims: list[Any]) -> Iterator[None]:
     from optuna.storages import RDBStorage
 
     import hpsearch.study.worker as worker
+    from hpsearch import private_apis
     from hpsearch.data import Splits
     from hpsearch.nn import _serialize
     from hpsearch.tracking import _tracker
@@ -112,6 +114,7 @@ def instrumented(profiler: Profiler, claims: list[Any]) -> Iterator[None]:
     for name in dir(RDBStorage):
         if not name.startswith("_") and callable(getattr(RDBStorage, name)):
             patch(RDBStorage, name, "optuna storage")
+    patch(private_apis, "set_trial_user_attrs", "optuna storage")  # RDBStorage, batched
     for name in ("create_run", "set_terminated", "log_artifacts", "log_text"):
         patch(MlflowClient, name, "mlflow run")
     patch(StudyTracker, "start_trial", "params")
@@ -127,14 +130,14 @@ def instrumented(profiler: Profiler, claims: list[Any]) -> Iterator[None]:
     StudyTracker.epoch_callback = lambda self, run_id: profiler.wrap(  # type: ignore[method-assign]
         "metrics", original_callback(self, run_id)
     )
-    original_next = worker._next_trial
+    original_next = worker.next_trial
 
     def next_trial(*args: Any, **kwargs: Any) -> Any:
         claims.append((clocks(), profiler.snapshot()))
         return original_next(*args, **kwargs)
 
-    patches.append((worker, "_next_trial", original_next))
-    worker._next_trial = next_trial
+    patches.append((worker, "next_trial", original_next))
+    worker.next_trial = next_trial
     try:
         yield
     finally:

@@ -98,6 +98,30 @@ def test_a_claimed_slot_sees_trials_other_workers_finished_meanwhile(tmp_path: P
     assert [t.number for t in complete] == [other.number]
 
 
+@pytest.mark.parametrize("storage", ["sqlite", "in-memory"])
+def test_user_attributes_are_set_together_and_refused_together_once_finished(
+    tmp_path: Path, storage: str
+) -> None:
+    study = (
+        _study(tmp_path)
+        if storage == "sqlite"
+        else optuna.create_study(storage=InMemoryStorage(), direction="maximize")
+    )
+    study.enqueue_trial({})
+    trial = pop_slot(study) if storage == "sqlite" else study.ask()
+    assert trial is not None
+    trial.set_user_attr("seed", 1)
+    private_apis.set_trial_user_attrs(trial, {"seed": 7, "hidden": [64, 32], "note": None})
+    expected = {"seed": 7, "hidden": [64, 32], "note": None}
+    assert trial.user_attrs == expected  # the trial's own copy, as set_user_attr keeps it
+    stored = private_apis.storage_of(study).get_trial(private_apis.trial_id(trial))
+    assert stored.user_attrs == expected
+    study.tell(trial, 0.5)
+    with pytest.raises(optuna.exceptions.UpdateFinishedTrialError):
+        private_apis.set_trial_user_attrs(trial, {"late": 1, "seed": 8})
+    assert study.trials[0].user_attrs == expected  # none of the refused batch was stored
+
+
 def test_mlflow_schema_helpers_on_a_real_sqlite_database(tmp_path: Path) -> None:
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'mlflow.db'}")
     try:

@@ -21,7 +21,7 @@ from hpsearch.study import attrs as A
 from hpsearch.study.config import StudyConfig
 from hpsearch.study.space import resolve, suggest
 from hpsearch.study.stopping import FINISHED, DeadlineStop, WouldOverrun, expected_seconds
-from hpsearch.study.storage import retrying
+from hpsearch.study.storage import retrying, with_retries
 from hpsearch.study.warm_start import WARM_START_ATTR
 from hpsearch.train import EpochMetrics, TrainConfig, TrainResult, train
 
@@ -135,8 +135,8 @@ class Objective:
             if self.tracker is not None and run_id is not None:
                 log_epoch = self.tracker.epoch_callback(run_id)
                 callbacks.insert(0, retrying(log_epoch, f"logging the epochs of run {run_id}"))
-            result = self._train(trial, train_config, callbacks)
-            return self._finish(trial, run_id, result, pruning, completing)
+            result, outcome = self._train(train_config, callbacks)
+            return self._finish(trial, run_id, result, outcome, pruning, completing)
         except optuna.TrialPruned:
             raise
         except (KeyboardInterrupt, SystemExit):
@@ -176,8 +176,11 @@ class Objective:
         if seconds is not None and time.monotonic() + seconds > self.deadline:
             raise WouldOverrun(seconds)
 
-    def _train(self, trial: optuna.Trial, config: TrainConfig, callbacks: list[Any]) -> TrainResult:
-        """Train, then keep on the trial what replay, the best-trial rule and benchmarks read."""
+    def _train(
+        self, config: TrainConfig, callbacks: list[Any]
+    ) -> tuple[TrainResult, dict[str, Any]]:
+        """Train; return the result and what the trial keeps for replay, the best-trial rule and
+        benchmarks (written with the trial's end, in one transaction)."""
         timed = _Timed(callbacks)
         started = time.perf_counter()
         result = train(config, self.splits, [timed])
@@ -189,8 +192,7 @@ class Objective:
             A.TRAIN_SECONDS: train_seconds,
             A.N_PARAMS: result.model.arch.n_params,  # breaks ties between best trials
         }
-        set_user_attrs(trial, outcome)
-        return result
+        return result, outcome
 
     def _start_run(self, trial: optuna.Trial, resolved: dict[str, Any], seed: int) -> str | None:
         """The trial's MLflow run, linked both ways (run tags <-> trial attribute)."""
@@ -216,22 +218,29 @@ class Objective:
         trial: optuna.Trial,
         run_id: str | None,
         result: TrainResult,
+        outcome: dict[str, Any],
         pruning: PruningCallback,
         completing: dict[str, EarlyStop | DeadlineStop],
     ) -> float:
         if result.outcome == "diverged":
-            self._prune(trial, run_id, len(result.history), "diverged")
+            self._prune(trial, run_id, outcome, len(result.history), "diverged")
         if pruning.pruned_at is not None:
-            self._prune(trial, run_id, pruning.pruned_at, "pruner")
-        for attr, stop in completing.items():
-            if stop.stopped_at is not None:
-                trial.set_user_attr(attr, stop.stopped_at)
+            self._prune(trial, run_id, outcome, pruning.pruned_at, "pruner")
+        stops = {attr: s.stopped_at for attr, s in completing.items() if s.stopped_at is not None}
+        set_user_attrs(trial, outcome | stops)
         if self.tracker is not None and run_id is not None:
             self.tracker.finish_complete(run_id, result, self.splits)
         return result.best_val_accuracy
 
-    def _prune(self, trial: optuna.Trial, run_id: str | None, step: int, reason: str) -> None:
-        set_user_attrs(trial, {A.PRUNED_REASON: reason, A.PRUNED_STEP: step})
+    def _prune(
+        self,
+        trial: optuna.Trial,
+        run_id: str | None,
+        outcome: dict[str, Any],
+        step: int,
+        reason: str,
+    ) -> None:
+        set_user_attrs(trial, outcome | {A.PRUNED_REASON: reason, A.PRUNED_STEP: step})
         if self.tracker is not None and run_id is not None:
             self.tracker.finish_pruned(run_id, step, reason)
         raise optuna.TrialPruned(f"{reason} at epoch {step}")
@@ -262,8 +271,8 @@ class _Timed:
 
 
 def set_user_attrs(trial: optuna.Trial, values: dict[str, Any]) -> None:
-    for key, value in values.items():
-        trial.set_user_attr(key, value)
+    """All of `values` on the trial in one transaction, retried while the database is away."""
+    with_retries(lambda: private_apis.set_trial_user_attrs(trial, values), "trial attributes")
 
 
 def _failure_text(exc: BaseException) -> str:

@@ -1,9 +1,9 @@
-"""MLflow's fluent API, for the one call that exists only there: `mlflow.pyfunc.log_model`.
+"""MLflow's fluent API, for the calls that read only the process-wide tracking URI.
 
 The fluent API keeps one active run per thread and one tracking URI per process; the rest of
-hpsearch uses MlflowClient with explicit run ids and URIs. `trial_run` makes a trial's run the
-active one on the tracker's store for the length of a block, and puts the process-wide URI (and
-MLFLOW_TRACKING_URI, which `mlflow.set_tracking_uri` also writes) back as they were afterwards.
+hpsearch uses MlflowClient with explicit run ids and URIs. `tracking_uri` sets the process-wide
+URI for the length of a block, and puts it (and MLFLOW_TRACKING_URI, which
+`mlflow.set_tracking_uri` also writes) back as they were afterwards.
 """
 
 from __future__ import annotations
@@ -38,13 +38,3 @@ def tracking_uri(uri: str) -> Iterator[None]:
         else:
             os.environ[_URI_VARIABLE] = variable
 
-
-@contextlib.contextmanager
-def trial_run(uri: str, run_id: str) -> Iterator[None]:
-    """`run_id` (RUNNING) as the active run; it ends FINISHED with the block, FAILED on an error.
-
-    Ending it is MLflow's start_run context: that is how a fluent run ends, and a trial's run
-    with its model is complete, so FINISHED is right.
-    """
-    with tracking_uri(uri), mlflow.start_run(run_id=run_id):
-        yield

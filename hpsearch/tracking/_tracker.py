@@ -11,6 +11,7 @@ import json
 import tempfile
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,6 @@ from hpsearch import stores
 from hpsearch.ranking import best_trial
 from hpsearch.tracking import _tags as T
 from hpsearch.tracking._datasets import log_dataset_inputs
-from hpsearch.tracking._fluent import trial_run
 from hpsearch.tracking._provenance import provenance_tags
 from hpsearch.tracking._readable import NOTE, champion_line, study_description, trial_run_name
 from hpsearch.tracking._store import (
@@ -76,6 +76,14 @@ def _tags(values: Mapping[str, Any]) -> list[RunTag]:
     return [RunTag(key, str(value)) for key, value in values.items()]
 
 
+@dataclass(frozen=True)
+class _Started:
+    """What a trial's run was started with: the model logged at its end repeats it."""
+
+    trial_number: int
+    params: dict[str, str]
+
+
 class StudyTracker:
     """Logs one Optuna study to MLflow: experiment = study, parent run = study, child run = trial.
 
@@ -102,7 +110,7 @@ class StudyTracker:
         )
         self._stamps: dict[tuple[str, str], int] = {}
         self._undescribed: dict[int, str] = {}  # trial number -> run created, not yet described
-        self._trial_numbers: dict[str, int] = {}  # run id -> trial number, runs started here
+        self._started: dict[str, _Started] = {}  # run id -> what started it, runs started here
         self._system = SystemWatch(tracking_uri)
 
     def _stamp(self, run_id: str, what: str) -> int:
@@ -150,11 +158,12 @@ class StudyTracker:
             tags[T.TRIAL_ID] = trial_id
         if warm_start is not None:
             tags[T.WARM_START] = warm_start
-        self.client.log_batch(run_id, params=trial_params(params, resolved), tags=_tags(tags))
+        run_params = trial_params(params, resolved)
+        self.client.log_batch(run_id, params=run_params, tags=_tags(tags))
         if splits is not None:
             log_dataset_inputs(self.client, run_id, splits, ("training", "validation"))
         del self._undescribed[trial_number]
-        self._trial_numbers[run_id] = trial_number
+        self._started[run_id] = _Started(trial_number, {p.key: p.value for p in run_params})
         return run_id
 
     def _create_trial_run(self, trial_number: int, resolved: Mapping[str, Any]) -> str:
@@ -189,33 +198,68 @@ class StudyTracker:
     # -- a trial ends: exactly one of these ----------------------------------------------
 
     def finish_complete(self, run_id: str, result: TrainResult, splits: Splits) -> None:
-        """Validation confusion matrix, best_val_accuracy, then the model as the run's logged
-        model; FINISHED last, so a FINISHED run always has its model. No learning-curve PNG:
-        the MLflow UI draws the per-epoch metrics logged already."""
+        """Validation confusion matrix, the model as the run's logged model, best_val_accuracy
+        and the best epoch's metrics linked to it; FINISHED last, so a FINISHED run always has
+        its model. No learning-curve PNG: the MLflow UI draws the per-epoch metrics logged
+        already."""
         self._system.stop(run_id)
         with tempfile.TemporaryDirectory(prefix="hpsearch-run-") as scratch:
             self._plot_trial(result, splits, Path(scratch))
             self.client.log_artifacts(run_id, scratch)
-        now = self._stamp(run_id, "final")
-        metrics = [
-            Metric("best_val_accuracy", result.best_val_accuracy, now, result.best_epoch),
-            Metric("best_epoch", result.best_epoch, now, 0),
-        ]
-        tags = {T.STATE: "complete", T.OUTCOME: result.outcome}
+        started = self._started.get(run_id) or self._ask_store(run_id)
+        model_tags = {T.STUDY_NAME: self.study_name, T.TRIAL_NUMBER: str(started.trial_number)}
+        logged = log_trial_model(
+            self.client,
+            run_id,
+            result.model,
+            splits.x_val[:_INPUT_EXAMPLE_ROWS],
+            experiment_id=self.experiment_id,
+            step=result.best_epoch,
+            params=started.params,
+            tags=model_tags,
+        )
+        tags = {
+            T.STATE: "complete",
+            T.OUTCOME: result.outcome,
+            T.WEIGHTS_SHA256: logged.weights_sha256,
+            T.MODEL_ID: logged.model_id,
+        }
+        metrics = self._final_metrics(run_id, result, logged.model_id)
         self.client.log_batch(run_id, metrics=metrics, tags=_tags(tags))
-        example = splits.x_val[:_INPUT_EXAMPLE_ROWS]
-        model_tags = {T.STUDY_NAME: self.study_name, T.TRIAL_NUMBER: self._trial_of(run_id)}
-        with trial_run(self.tracking_uri, run_id):  # ends FINISHED
-            logged = log_trial_model(result.model, example, step=result.best_epoch, tags=model_tags)
-            model_tags = {T.WEIGHTS_SHA256: logged.weights_sha256, T.MODEL_ID: logged.model_id}
-            self.client.log_batch(run_id, tags=_tags(model_tags))
-        self._forget(run_id)
+        self._terminate(run_id, "FINISHED")
 
-    def _trial_of(self, run_id: str) -> str:
-        number = self._trial_numbers.get(run_id)
-        if number is None:  # started by another tracker: ask the store
-            return str(self.client.get_run(run_id).data.tags.get(T.TRIAL_NUMBER, ""))
-        return str(number)
+    def _final_metrics(self, run_id: str, result: TrainResult, model_id: str) -> list[Metric]:
+        """best_val_accuracy and best_epoch, and the best epoch's metrics again, linked to the
+        model (MLflow links a model to its run's metrics at its step; the rows identical to
+        those logged, so the run's history gains nothing)."""
+        best, now = result.best_epoch, self._stamp(run_id, "final")
+        linked = [
+            Metric(key, value, stamp, best, model_id=model_id, run_id=run_id)
+            for key, value, stamp in self._logged_at(run_id, result, best)
+        ]
+        linked.append(
+            Metric("best_val_accuracy", result.best_val_accuracy, now, best, model_id=model_id)
+        )
+        return [*linked, Metric("best_epoch", best, now, 0)]
+
+    def _logged_at(
+        self, run_id: str, result: TrainResult, epoch: int
+    ) -> list[tuple[str, float, int]]:
+        """(key, value, timestamp) of the epoch metrics logged at `epoch`."""
+        stamp = self._stamps.get((run_id, f"epoch {epoch}"))
+        if stamp is not None:  # logged by this tracker: the very rows it wrote
+            return [(k, v, stamp) for k, v in result.history[epoch - 1].as_dict().items()]
+        return [  # logged elsewhere: as the store has them
+            (m.key, m.value, m.timestamp)
+            for key in result.history[epoch - 1].as_dict()
+            for m in self.client.get_metric_history(run_id, key)
+            if m.step == epoch
+        ]
+
+    def _ask_store(self, run_id: str) -> _Started:
+        """What started a run that another tracker started (a worker that resumed it)."""
+        data = self.client.get_run(run_id).data
+        return _Started(int(data.tags.get(T.TRIAL_NUMBER, -1)), dict(data.params))
 
     def _plot_trial(self, result: TrainResult, splits: Splits, folder: Path) -> None:
         # Pillow: only for a finished trial
@@ -253,7 +297,7 @@ class StudyTracker:
         self._forget(run_id)
 
     def _forget(self, run_id: str) -> None:
-        self._trial_numbers.pop(run_id, None)
+        self._started.pop(run_id, None)
         self._stamps = {key: stamp for key, stamp in self._stamps.items() if key[0] != run_id}
 
     # -- the study ------------------------------------------------------------------------

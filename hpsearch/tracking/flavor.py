@@ -1,7 +1,8 @@
 """Our MLP as an MLflow pyfunc model, without pickles.
 
-A complete trial's model is an MLflow 3 logged model named "model", made by
-`mlflow.pyfunc.log_model` inside the trial's run (`log_trial_model`): it is listed in the
+A complete trial's model is an MLflow 3 logged model named "model", made by `log_trial_model`
+(MLflow's logged-model calls on the trial's store, as `mlflow.pyfunc.log_model` makes them inside
+a run, without its re-reads): it is listed in the
 experiment's Models tab, linked to the run and to the run's metrics at the best epoch, and loads
 as `models:/m-...` or `runs:/RUN_ID/model`. The model folder MLflow stores is
 
@@ -22,12 +23,15 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from hpsearch.nn import MLP, read_model_dir, save_model
 from hpsearch.tracking._tags import WEIGHTS_SHA256
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
 
 LOADER_MODULE = "hpsearch.tracking.flavor"
 DATA_SUBDIR = "mlp"  # MLflow copies it to <model>/data/mlp
@@ -92,23 +96,73 @@ def save_pyfunc_model(model: MLP, path: Path, input_example: np.ndarray) -> str:
 
 
 def log_trial_model(
-    model: MLP, input_example: np.ndarray, *, step: int, tags: dict[str, str]
+    client: MlflowClient,
+    run_id: str,
+    model: MLP,
+    input_example: np.ndarray,
+    *,
+    experiment_id: str,
+    step: int,
+    params: dict[str, str],
+    tags: dict[str, str],
 ) -> LoggedMLP:
-    """Log `model` as the active run's logged model "model" (call inside `_fluent.trial_run`).
+    """Log `model` as run `run_id`'s logged model "model", linked to the run at `step`.
 
-    `step` (the best epoch) links the run's metrics at that step to the model; `tags` go on the
-    logged model, with the weights' SHA-256 under the same tag name as on the run.
+    MLflow 3's protocol, call by call, on this client's store: a PENDING logged model in
+    `experiment_id`, with the run's `params` (MLflow copies them) and `tags` (plus the weights'
+    SHA-256, under the same tag name as on the run); its pyfunc folder; READY (FAILED if the
+    folder could not be stored); the run's output at `step`. `mlflow.pyfunc.log_model` does the
+    same inside an active run, and also re-reads the run's whole metric history to link the
+    metrics at `step` (the caller links those it logged) and loads the model back to validate
+    the serving example (one code path for every trial, checked by tests/tracking/
+    test_flavor.py): most of a trial's model cost, for nothing new.
     """
-    import mlflow.pyfunc  # MLflow: loading a model folder must not need it
+    from mlflow.entities import LoggedModelOutput, LoggedModelStatus
 
     with _staged(model) as (staging, sha256):
-        info = mlflow.pyfunc.log_model(
+        logged = client.create_logged_model(
+            experiment_id,
             name=MODEL_NAME,
-            **_pyfunc_args(model, staging, input_example),
+            source_run_id=run_id,
             tags={**tags, WEIGHTS_SHA256: sha256},
-            step=step,
+            params=params,
         )
-    return LoggedMLP(str(info.model_id), sha256)
+        try:
+            _store_model_folder(client, logged, run_id, model, staging, input_example)
+        except BaseException:
+            with contextlib.suppress(Exception):  # must not hide why the folder failed
+                client.finalize_logged_model(logged.model_id, LoggedModelStatus.FAILED)
+            raise
+    client.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
+    client.log_outputs(run_id, [LoggedModelOutput(logged.model_id, step=step)])
+    return LoggedMLP(str(logged.model_id), sha256)
+
+
+def _store_model_folder(
+    client: MlflowClient,
+    logged: Any,
+    run_id: str,
+    model: MLP,
+    staging: Path,
+    input_example: np.ndarray,
+) -> None:
+    """The pyfunc folder, its MLmodel naming the logged model and the run, in the model's
+    artifact location."""
+    import mlflow.pyfunc  # MLflow: loading a model folder must not need it
+    from mlflow.models import Model
+
+    metadata = Model(
+        artifact_path=logged.artifact_location,
+        model_uuid=logged.model_id,
+        run_id=run_id,
+        model_id=logged.model_id,
+    )
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / MODEL_NAME
+        mlflow.pyfunc.save_model(
+            str(path), mlflow_model=metadata, **_pyfunc_args(model, staging, input_example)
+        )
+        client.log_model_artifacts(logged.model_id, str(path))
 
 
 @contextlib.contextmanager

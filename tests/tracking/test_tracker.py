@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from mlflow.entities import ViewType
+from mlflow.models import Model
 from mlflow.tracking import MlflowClient
 
 from hpsearch.data import Splits
@@ -157,6 +158,13 @@ def test_complete_trial_is_finished_with_model_and_plots(
     linked = {m.key: m.value for m in model.metrics}
     assert linked["best_val_accuracy"] == result.best_val_accuracy
     assert linked["val_accuracy"] == result.history[result.best_epoch - 1].val_accuracy
+    assert model.params["lr"] == "0.01"  # the run's parameters, as MLflow copies them
+    # linking the best epoch's metrics wrote no second row into the run's history
+    history = tracker.client.get_metric_history(run_id, "val_accuracy")
+    assert [m.step for m in history] == [m.epoch for m in result.history]
+    # the MLmodel file names the logged model and the run, as mlflow.pyfunc.log_model writes it
+    mlmodel = Model.load(Path(model.artifact_location.removeprefix("file://")) / "MLmodel")
+    assert (mlmodel.run_id, mlmodel.model_id) == (run_id, model.model_id)
 
 
 @pytest.mark.parametrize(
