@@ -21,7 +21,9 @@ runs beside the trial, not in its way):
   model            the MLflow logged model (log_trial_model), except the two parts below
   weights bytes    writing weights.npz (excluded from the target: it grows with the model)
   checksums        sha256 of the weights and the dataset fingerprint
-  figures          building the learning-curve and confusion-matrix PNGs
+  figures          building the confusion-matrix PNG
+  retention        freeing the models of trials that fell out of the K best (keep_models: 10
+                   here, so from the 11th complete trial on, about one model per trial)
   other            the rest: sampling, the objective's bookkeeping, the worker loop
 Target (issue 15): median fixed cost <= 100 ms complete, <= 40 ms pruned, on SQLite, without
 the weights' bytes.
@@ -51,7 +53,7 @@ import yaml
 from rich.console import Console
 
 PARTS = ("optuna storage", "mlflow run", "params", "metrics", "model", "weights bytes",
-         "checksums", "figures")  # fmt: skip
+         "checksums", "figures", "retention")  # fmt: skip
 
 
 def clocks() -> tuple[float, float]:
@@ -101,6 +103,7 @@ def instrumented(profiler: Profiler, claims: list[Any]) -> Iterator[None]:
     from hpsearch import private_apis
     from hpsearch.data import Splits
     from hpsearch.nn import _serialize
+    from hpsearch.study.retention import ModelKeeper
     from hpsearch.tracking import _tracker
     from hpsearch.tracking._tracker import StudyTracker
 
@@ -121,6 +124,7 @@ def instrumented(profiler: Profiler, claims: list[Any]) -> Iterator[None]:
     patch(StudyTracker, "finish_complete", "mlflow run")
     patch(StudyTracker, "finish_pruned", "mlflow run")
     patch(StudyTracker, "_plot_trial", "figures")
+    patch(ModelKeeper, "after_trial", "retention")
     patch(_tracker, "log_trial_model", "model")
     patch(_serialize, "_write_npz", "weights bytes")
     patch(_serialize, "_hash_file", "checksums")

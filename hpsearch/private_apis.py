@@ -7,6 +7,8 @@ pyproject.toml bounds both packages to the major versions these were checked aga
 
 from __future__ import annotations
 
+import json
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -66,8 +68,10 @@ def forget_cached_trials(study: optuna.Study) -> None:
 def set_trial_user_attrs(trial: optuna.Trial, values: dict[str, Any]) -> None:
     """`trial.set_user_attr` for every item, in one transaction on an RDB storage.
 
-    Optuna commits each attribute on its own (a round trip and, on SQLite, an fsync each);
-    a trial sets a dozen. All or none are stored; a finished trial refuses them all
+    Optuna commits each attribute on its own (a round trip and, on SQLite, an fsync each, and a
+    read of the trial before each); a trial sets a dozen. Here the trial is read and checked
+    once and the attributes are one upsert (SQLite, PostgreSQL; Optuna's own per-row write
+    elsewhere). All or none are stored; a finished trial refuses them all
     (UpdateFinishedTrialError), as it refuses one.
     """
     from optuna.storages import RDBStorage  # here: importing this module costs nothing
@@ -79,14 +83,38 @@ def set_trial_user_attrs(trial: optuna.Trial, values: dict[str, Any]) -> None:
         for key, value in values.items():
             trial.set_user_attr(key, value)
         return
-    # unlike Optuna's one-attribute write, a unique-key clash is raised, not ignored: it would
-    # roll back the whole batch
+    number = trial_id(trial)
     with _create_scoped_session(storage.scoped_session) as session:
-        for key, value in values.items():
-            storage._set_trial_attr_without_commit(
-                session, models.TrialUserAttributeModel, trial_id(trial), key, value
-            )
+        row = models.TrialModel.find_or_raise_by_id(number, session)
+        storage.check_trial_is_updatable(number, row.state)
+        table = models.TrialUserAttributeModel.__table__
+        rows = [
+            {"trial_id": number, "key": key, "value_json": json.dumps(value)}
+            for key, value in values.items()
+        ]
+        upsert = _upsert(storage.engine.dialect.name, table, rows)
+        if upsert is not None:
+            session.execute(upsert)
+        else:  # a database Optuna writes row by row
+            for key, value in values.items():
+                storage._set_trial_attr_without_commit(
+                    session, models.TrialUserAttributeModel, number, key, value
+                )
     trial._cached_frozen_trial.user_attrs.update(values)  # what set_user_attr keeps in step
+
+
+def _upsert(dialect: str, table: sa.Table, rows: list[dict[str, Any]]) -> Any:
+    """INSERT ... ON CONFLICT (trial_id, key) UPDATE value_json, as Optuna writes one row."""
+    import sqlite3
+
+    if dialect == "postgresql" or (dialect == "sqlite" and sqlite3.sqlite_version_info >= (3, 24)):
+        module = import_module(f"sqlalchemy.dialects.{dialect}")
+        insert = module.insert(table).values(rows)
+        return insert.on_conflict_do_update(
+            index_elements=[table.c.trial_id, table.c.key],
+            set_={"value_json": insert.excluded.value_json},
+        )
+    return None
 
 
 def heartbeat_interval(storage: BaseStorage) -> int | None:

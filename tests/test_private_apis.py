@@ -98,17 +98,21 @@ def test_a_claimed_slot_sees_trials_other_workers_finished_meanwhile(tmp_path: P
     assert [t.number for t in complete] == [other.number]
 
 
-@pytest.mark.parametrize("storage", ["sqlite", "in-memory"])
+@pytest.mark.parametrize("storage", ["sqlite", "postgresql", "in-memory"])
 def test_user_attributes_are_set_together_and_refused_together_once_finished(
-    tmp_path: Path, storage: str
+    tmp_path: Path, storage: str, request: pytest.FixtureRequest
 ) -> None:
-    study = (
-        _study(tmp_path)
-        if storage == "sqlite"
-        else optuna.create_study(storage=InMemoryStorage(), direction="maximize")
-    )
+    if storage == "in-memory":
+        study = optuna.create_study(storage=InMemoryStorage(), direction="maximize")
+    else:
+        rdb = (
+            open_storage(f"sqlite:///{tmp_path / 'optuna.db'}")
+            if storage == "sqlite"
+            else RDBStorage(request.getfixturevalue("postgres_database"))  # makes its tables
+        )
+        study = optuna.create_study(storage=rdb, direction="maximize")
     study.enqueue_trial({})
-    trial = pop_slot(study) if storage == "sqlite" else study.ask()
+    trial = pop_slot(study) if storage != "in-memory" else study.ask()
     assert trial is not None
     trial.set_user_attr("seed", 1)
     private_apis.set_trial_user_attrs(trial, {"seed": 7, "hidden": [64, 32], "note": None})

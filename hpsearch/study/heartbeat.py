@@ -9,8 +9,6 @@ from collections.abc import Callable, Iterator
 
 from optuna.storages import RDBStorage
 
-from hpsearch.study.storage import with_retries
-
 log = logging.getLogger("hpsearch.worker")
 
 
@@ -22,6 +20,7 @@ def heartbeat(
 
     The same thread runs `watch` (looking for other workers' stale trials) after each beat, so a
     crashed worker's trial is failed and retried within the grace period even while we train.
+    The first beat is the claim's (pool.pop_slot beats before it claims), one interval ago at most.
     """
     interval = storage.get_heartbeat_interval() or 0
     stop = threading.Event()
@@ -35,7 +34,6 @@ def heartbeat(
             except Exception as exc:  # a restarting database must not kill the trial
                 log.warning("heartbeat of trial %s failed: %s", trial_id, exc)
 
-    with_retries(lambda: storage.record_heartbeat(trial_id), "recording a heartbeat")
     thread = threading.Thread(target=beat, daemon=True, name="hpsearch-heartbeat")
     if interval:
         thread.start()

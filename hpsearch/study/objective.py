@@ -113,10 +113,12 @@ class Objective:
         splits: Splits,
         tracker: StudyTracker | None = None,
         deadline: float | None = None,  # time.monotonic() no trial may end after
+        trial_tags: dict[str, Any] | None = None,  # what every trial of this worker records
     ) -> None:
         self.config, self.splits = config, splits
         self.tracker = retrying(tracker, "tracking") if tracker is not None else None
         self.deadline = deadline
+        self.trial_tags = trial_tags or {}
 
     def __call__(self, trial: optuna.Trial) -> float:
         trial = retrying(trial, "trial")
@@ -124,7 +126,7 @@ class Objective:
         values = suggest(self.config.search_space, trial)
         train_config = resolve(values, epochs=self.config.epochs, seed=seed)
         self._refuse_overrun(trial, train_config)
-        set_user_attrs(trial, {A.SEED: seed, A.HIDDEN: list(train_config.hidden)})
+        set_user_attrs(trial, self.trial_tags | {A.SEED: seed, A.HIDDEN: list(train_config.hidden)})
         pruning = PruningCallback(trial, self._tie_step())
         completing = self._completing_stops()
         callbacks: list[Any] = [pruning, *completing.values()]

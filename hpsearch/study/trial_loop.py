@@ -22,7 +22,7 @@ from hpsearch.study import attrs as A
 from hpsearch.study.budget import count_rows
 from hpsearch.study.config import BudgetConfig
 from hpsearch.study.heartbeat import heartbeat
-from hpsearch.study.objective import Objective, set_user_attrs
+from hpsearch.study.objective import Objective
 from hpsearch.study.pool import claim
 from hpsearch.study.reconcile import fail_and_retry, fail_stale, repair_lost_retries
 from hpsearch.study.stopping import FINISHED, WouldOverrun, stop_reason
@@ -69,15 +69,6 @@ def _stop_reason(study: optuna.Study, budget: BudgetConfig) -> str | None:
     if reason is not None:
         retrying(study, "stopping the study").set_user_attr(A.STOPPED, reason)
     return reason
-
-
-def start_trial(study: optuna.Study, trial: optuna.Trial, tags: dict[str, Any]) -> None:
-    """Tag a claimed trial with its worker; a stop signal here must not leave it RUNNING."""
-    try:
-        set_user_attrs(retrying(trial, "starting the trial"), tags)
-    except KeyboardInterrupt:
-        _fail_and_retry(study, trial)
-        raise
 
 
 def run_trial(

@@ -36,7 +36,7 @@ from hpsearch.study.reconcile import fail_stale, kill_orphaned_runs, summarise_i
 from hpsearch.study.retention import ModelKeeper
 from hpsearch.study.stopping import WouldOverrun
 from hpsearch.study.storage import load_existing_study, open_existing_storage
-from hpsearch.study.trial_loop import next_trial, run_trial, start_trial
+from hpsearch.study.trial_loop import next_trial, run_trial
 
 if TYPE_CHECKING:
     from hpsearch.tracking import StudyTracker  # MLflow: only when tracking
@@ -106,8 +106,8 @@ def run_worker(options: WorkerOptions) -> int:
     splits = config.dataset.load_splits(options.data_dir)
     tracker = _tracker(options)
     deadline = time.monotonic() + (options.timeout or float("inf"))
-    objective = Objective(config, splits, tracker, deadline if options.timeout else None)
     tags = _trial_tags(options, launch, seed)
+    objective = Objective(config, splits, tracker, deadline if options.timeout else None, tags)
 
     def watch() -> None:
         fail_stale(study, tracker)
@@ -117,7 +117,6 @@ def run_worker(options: WorkerOptions) -> int:
     try:
         with threadpool_limits(limits=options.blas_threads), stop_signals_interrupt():
             while (trial := next_trial(study, deadline, tracker, config.budget)) is not None:
-                start_trial(study, trial, tags)
                 try:
                     state = run_trial(study, storage, trial, objective, watch)
                 except WouldOverrun as exc:  # nor would the next: the deadline is near

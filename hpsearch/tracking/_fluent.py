@@ -37,4 +37,3 @@ def tracking_uri(uri: str) -> Iterator[None]:
             os.environ.pop(_URI_VARIABLE, None)
         else:
             os.environ[_URI_VARIABLE] = variable
-
