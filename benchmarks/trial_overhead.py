@@ -117,7 +117,8 @@ def instrumented(profiler: Profiler, claims: list[Any]) -> Iterator[None]:
     for name in dir(RDBStorage):
         if not name.startswith("_") and callable(getattr(RDBStorage, name)):
             patch(RDBStorage, name, "optuna storage")
-    patch(private_apis, "set_trial_user_attrs", "optuna storage")  # RDBStorage, batched
+    if hasattr(private_apis, "set_trial_user_attrs"):  # batched (absent before 2026-12-07)
+        patch(private_apis, "set_trial_user_attrs", "optuna storage")
     for name in ("create_run", "set_terminated", "log_artifacts", "log_text"):
         patch(MlflowClient, name, "mlflow run")
     patch(StudyTracker, "start_trial", "params")
