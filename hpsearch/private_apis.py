@@ -8,6 +8,7 @@ pyproject.toml bounds both packages to the major versions these were checked aga
 from __future__ import annotations
 
 import json
+import sqlite3
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
@@ -105,8 +106,6 @@ def set_trial_user_attrs(trial: optuna.Trial, values: dict[str, Any]) -> None:
 
 def _upsert(dialect: str, table: sa.Table, rows: list[dict[str, Any]]) -> Any:
     """INSERT ... ON CONFLICT (trial_id, key) UPDATE value_json, as Optuna writes one row."""
-    import sqlite3
-
     if dialect == "postgresql" or (dialect == "sqlite" and sqlite3.sqlite_version_info >= (3, 24)):
         module = import_module(f"sqlalchemy.dialects.{dialect}")
         insert = module.insert(table).values(rows)

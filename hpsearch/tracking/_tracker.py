@@ -7,21 +7,20 @@ store, so many workers log to one store in parallel without a lock of ours.
 
 from __future__ import annotations
 
-import json
 import tempfile
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlflow.entities import Metric, Param, RunTag
+from mlflow.entities import Metric
 from optuna.trial import TrialState
 
 from hpsearch import stores
 from hpsearch.ranking import best_trial
 from hpsearch.tracking import _tags as T
 from hpsearch.tracking._datasets import log_dataset_inputs
+from hpsearch.tracking._entities import final_metrics, now_ms, run_tags, trial_params
 from hpsearch.tracking._provenance import provenance_tags
 from hpsearch.tracking._readable import NOTE, champion_line, study_description, trial_run_name
 from hpsearch.tracking._store import (
@@ -41,39 +40,7 @@ if TYPE_CHECKING:
     from hpsearch.nn import MLP
     from hpsearch.train import EpochMetrics, TrainResult
 
-_MAX_PARAM_LENGTH = 6000  # MLflow refuses longer parameter values
 _INPUT_EXAMPLE_ROWS = 5
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def _param_text(value: Any) -> str:
-    """Lists and dicts as JSON ("[256, 128]"), everything else as str()."""
-    text = json.dumps(value) if isinstance(value, list | tuple | dict) else str(value)
-    return text[:_MAX_PARAM_LENGTH]
-
-
-def _flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """{"optimizer_params": {"lr": 0.1}} -> {"optimizer_params.lr": 0.1}."""
-    flat: dict[str, Any] = {}
-    for key, value in values.items():
-        if isinstance(value, Mapping):
-            flat |= _flatten(value, f"{prefix}{key}.")
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
-def trial_params(params: Mapping[str, Any], resolved: Mapping[str, Any]) -> list[Param]:
-    """Sampled parameters under their own names, resolved ones under `resolved.<name>`."""
-    flat = _flatten(params) | _flatten(resolved, T.RESOLVED_PREFIX)
-    return [Param(key, _param_text(value)) for key, value in flat.items()]
-
-
-def _tags(values: Mapping[str, Any]) -> list[RunTag]:
-    return [RunTag(key, str(value)) for key, value in values.items()]
 
 
 @dataclass(frozen=True)
@@ -121,7 +88,7 @@ class StudyTracker:
         already stored them, and only an identical row (same key, step, value, timestamp) is
         recognised as a duplicate instead of becoming a second point at the same step.
         """
-        return self._stamps.setdefault((run_id, what), _now_ms())
+        return self._stamps.setdefault((run_id, what), now_ms())
 
     # -- a trial starts -------------------------------------------------------------------
 
@@ -159,7 +126,7 @@ class StudyTracker:
         if warm_start is not None:
             tags[T.WARM_START] = warm_start
         run_params = trial_params(params, resolved)
-        self.client.log_batch(run_id, params=run_params, tags=_tags(tags))
+        self.client.log_batch(run_id, params=run_params, tags=run_tags(tags))
         if splits is not None:
             log_dataset_inputs(self.client, run_id, splits, ("training", "validation"))
         del self._undescribed[trial_number]
@@ -224,37 +191,12 @@ class StudyTracker:
             T.WEIGHTS_SHA256: logged.weights_sha256,
             T.MODEL_ID: logged.model_id,
         }
-        metrics = self._final_metrics(run_id, result, logged.model_id)
-        self.client.log_batch(run_id, metrics=metrics, tags=_tags(tags))
-        self._terminate(run_id, "FINISHED")
-
-    def _final_metrics(self, run_id: str, result: TrainResult, model_id: str) -> list[Metric]:
-        """best_val_accuracy and best_epoch, and the best epoch's metrics again, linked to the
-        model (MLflow links a model to its run's metrics at its step; the rows identical to
-        those logged, so the run's history gains nothing)."""
-        best, now = result.best_epoch, self._stamp(run_id, "final")
-        linked = [
-            Metric(key, value, stamp, best, model_id=model_id, run_id=run_id)
-            for key, value, stamp in self._logged_at(run_id, result, best)
-        ]
-        linked.append(
-            Metric("best_val_accuracy", result.best_val_accuracy, now, best, model_id=model_id)
+        epoch_stamp = self._stamps.get((run_id, f"epoch {result.best_epoch}"))
+        metrics = final_metrics(
+            self.client, run_id, result, logged.model_id, epoch_stamp, self._stamp(run_id, "final")
         )
-        return [*linked, Metric("best_epoch", best, now, 0)]
-
-    def _logged_at(
-        self, run_id: str, result: TrainResult, epoch: int
-    ) -> list[tuple[str, float, int]]:
-        """(key, value, timestamp) of the epoch metrics logged at `epoch`."""
-        stamp = self._stamps.get((run_id, f"epoch {epoch}"))
-        if stamp is not None:  # logged by this tracker: the very rows it wrote
-            return [(k, v, stamp) for k, v in result.history[epoch - 1].as_dict().items()]
-        return [  # logged elsewhere: as the store has them
-            (m.key, m.value, m.timestamp)
-            for key in result.history[epoch - 1].as_dict()
-            for m in self.client.get_metric_history(run_id, key)
-            if m.step == epoch
-        ]
+        self.client.log_batch(run_id, metrics=metrics, tags=run_tags(tags))
+        self._terminate(run_id, "FINISHED")
 
     def _ask_store(self, run_id: str) -> _Started:
         """What started a run that another tracker started (a worker that resumed it)."""
@@ -289,7 +231,7 @@ class StudyTracker:
 
     def _end(self, run_id: str, status: str, tags: Mapping[str, Any]) -> None:
         self._system.stop(run_id)
-        self.client.log_batch(run_id, tags=_tags(tags))
+        self.client.log_batch(run_id, tags=run_tags(tags))
         self._terminate(run_id, status)
 
     def _terminate(self, run_id: str, status: str) -> None:
@@ -309,7 +251,7 @@ class StudyTracker:
         that recorded only their widths."""
         counts = state_counts(study)
         step = int(counts["n_complete"] + counts["n_pruned"] + counts["n_fail"])
-        now = _now_ms()
+        now = now_ms()
         metrics = [Metric(key, value, now, step) for key, value in counts.items()]
         tags: dict[str, Any] = {T.STUDY_NAME: study.study_name}
         best = best_trial(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), dims)
@@ -323,7 +265,7 @@ class StudyTracker:
         with tempfile.TemporaryDirectory(prefix="hpsearch-summary-") as scratch:
             write_summary_files(study, Path(scratch))
             self.client.log_artifacts(self.parent_run_id, scratch)
-        self.client.log_batch(self.parent_run_id, metrics=metrics, tags=_tags(tags))
+        self.client.log_batch(self.parent_run_id, metrics=metrics, tags=run_tags(tags))
         self.client.set_terminated(self.parent_run_id, "FINISHED")
 
     def describe(self, study: optuna.Study, dims: tuple[int, int] | None = None) -> None:

@@ -1,0 +1,92 @@
+"""A trial's values as MLflow's entities: parameters, tags, and the metrics its model links.
+
+MLflow refuses parameter values over 6,000 characters and stores everything as text; a model
+logged at a run's step is linked to the run's metrics at that step (rows with its model id).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from mlflow.entities import Metric, Param, RunTag
+
+from hpsearch.tracking import _tags as T
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+    from hpsearch.train import TrainResult
+
+_MAX_PARAM_LENGTH = 6000  # MLflow refuses longer parameter values
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _param_text(value: Any) -> str:
+    """Lists and dicts as JSON ("[256, 128]"), everything else as str()."""
+    text = json.dumps(value) if isinstance(value, list | tuple | dict) else str(value)
+    return text[:_MAX_PARAM_LENGTH]
+
+
+def _flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"optimizer_params": {"lr": 0.1}} -> {"optimizer_params.lr": 0.1}."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, Mapping):
+            flat |= _flatten(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def trial_params(params: Mapping[str, Any], resolved: Mapping[str, Any]) -> list[Param]:
+    """Sampled parameters under their own names, resolved ones under `resolved.<name>`."""
+    flat = _flatten(params) | _flatten(resolved, T.RESOLVED_PREFIX)
+    return [Param(key, _param_text(value)) for key, value in flat.items()]
+
+
+def run_tags(values: Mapping[str, Any]) -> list[RunTag]:
+    return [RunTag(key, str(value)) for key, value in values.items()]
+
+
+def final_metrics(
+    client: MlflowClient,
+    run_id: str,
+    result: TrainResult,
+    model_id: str,
+    epoch_stamp: int | None,
+    now: int,
+) -> list[Metric]:
+    """best_val_accuracy and best_epoch (stamped `now`), and the best epoch's metrics again,
+    linked to the model: the very rows logged (stamped `epoch_stamp`, or read from the store
+    when another process logged them), so the run's history gains no second row."""
+    best = result.best_epoch
+    linked = [
+        Metric(key, value, stamp, best, model_id=model_id, run_id=run_id)
+        for key, value, stamp in _logged_at(client, run_id, result, epoch_stamp)
+    ]
+    linked.append(
+        Metric("best_val_accuracy", result.best_val_accuracy, now, best, model_id=model_id)
+    )
+    return [*linked, Metric("best_epoch", best, now, 0)]
+
+
+def _logged_at(
+    client: MlflowClient, run_id: str, result: TrainResult, stamp: int | None
+) -> list[tuple[str, float, int]]:
+    """(key, value, timestamp) of the metrics logged at the best epoch."""
+    best = result.best_epoch
+    logged = result.history[best - 1].as_dict()
+    if stamp is not None:
+        return [(key, value, stamp) for key, value in logged.items()]
+    return [
+        (m.key, m.value, m.timestamp)
+        for key in logged
+        for m in client.get_metric_history(run_id, key)
+        if m.step == best
+    ]
