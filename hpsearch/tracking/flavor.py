@@ -117,7 +117,8 @@ def log_trial_model(
     the serving example (one code path for every trial, checked by tests/tracking/
     test_flavor.py): most of a trial's model cost, for nothing new.
     """
-    from mlflow.entities import LoggedModelOutput, LoggedModelStatus  # MLflow: loading a model folder must not need it
+    # MLflow: loading a model folder must not need it
+    from mlflow.entities import LoggedModelOutput, LoggedModelStatus
 
     with _staged(model) as (staging, sha256):
         logged = client.create_logged_model(
