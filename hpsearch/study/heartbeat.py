@@ -20,7 +20,8 @@ def heartbeat(
 
     The same thread runs `watch` (looking for other workers' stale trials) after each beat, so a
     crashed worker's trial is failed and retried within the grace period even while we train.
-    The first beat is the claim's (pool.pop_slot beats before it claims), one interval ago at most.
+    The trial's first beat is the claim's (pool.pop_slot beats just before it claims); the
+    thread's first comes one interval later.
     """
     interval = storage.get_heartbeat_interval() or 0
     stop = threading.Event()

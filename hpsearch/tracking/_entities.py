@@ -16,8 +16,6 @@ from mlflow.entities import Metric, Param, RunTag
 from hpsearch.tracking import _tags as T
 
 if TYPE_CHECKING:
-    from mlflow import MlflowClient
-
     from hpsearch.train import TrainResult
 
 _MAX_PARAM_LENGTH = 6000  # MLflow refuses longer parameter values
@@ -55,38 +53,21 @@ def run_tags(values: Mapping[str, Any]) -> list[RunTag]:
 
 
 def final_metrics(
-    client: MlflowClient,
     run_id: str,
     result: TrainResult,
     model_id: str,
-    epoch_stamp: int | None,
+    logged: list[tuple[str, float, int]],
     now: int,
 ) -> list[Metric]:
     """best_val_accuracy and best_epoch (stamped `now`), and the best epoch's metrics again,
-    linked to the model: the very rows logged (stamped `epoch_stamp`, or read from the store
-    when another process logged them), so the run's history gains no second row."""
+    linked to the model: `logged`, the very (key, value, timestamp) rows the run has at that
+    epoch, so the run's history gains no second row."""
     best = result.best_epoch
     linked = [
         Metric(key, value, stamp, best, model_id=model_id, run_id=run_id)
-        for key, value, stamp in _logged_at(client, run_id, result, epoch_stamp)
+        for key, value, stamp in logged
     ]
     linked.append(
         Metric("best_val_accuracy", result.best_val_accuracy, now, best, model_id=model_id)
     )
     return [*linked, Metric("best_epoch", best, now, 0)]
-
-
-def _logged_at(
-    client: MlflowClient, run_id: str, result: TrainResult, stamp: int | None
-) -> list[tuple[str, float, int]]:
-    """(key, value, timestamp) of the metrics logged at the best epoch."""
-    best = result.best_epoch
-    logged = result.history[best - 1].as_dict()
-    if stamp is not None:
-        return [(key, value, stamp) for key, value in logged.items()]
-    return [
-        (m.key, m.value, m.timestamp)
-        for key in logged
-        for m in client.get_metric_history(run_id, key)
-        if m.step == best
-    ]

@@ -47,7 +47,7 @@ _INPUT_EXAMPLE_ROWS = 5
 class _Started:
     """What a trial's run was started with: the model logged at its end repeats it."""
 
-    trial_number: int
+    trial_number: str  # as the run's tag has it
     params: dict[str, str]
 
 
@@ -130,7 +130,7 @@ class StudyTracker:
         if splits is not None:
             log_dataset_inputs(self.client, run_id, splits, ("training", "validation"))
         del self._undescribed[trial_number]
-        self._started[run_id] = _Started(trial_number, {p.key: p.value for p in run_params})
+        self._started[run_id] = _Started(str(trial_number), {p.key: p.value for p in run_params})
         return run_id
 
     def _create_trial_run(self, trial_number: int, resolved: Mapping[str, Any]) -> str:
@@ -174,7 +174,7 @@ class StudyTracker:
             self._plot_trial(result, splits, Path(scratch))
             self.client.log_artifacts(run_id, scratch)
         started = self._started.get(run_id) or self._ask_store(run_id)
-        model_tags = {T.STUDY_NAME: self.study_name, T.TRIAL_NUMBER: str(started.trial_number)}
+        model_tags = {T.STUDY_NAME: self.study_name, T.TRIAL_NUMBER: started.trial_number}
         logged = log_trial_model(
             self.client,
             run_id,
@@ -191,17 +191,28 @@ class StudyTracker:
             T.WEIGHTS_SHA256: logged.weights_sha256,
             T.MODEL_ID: logged.model_id,
         }
-        epoch_stamp = self._stamps.get((run_id, f"epoch {result.best_epoch}"))
+        logged_rows = self._logged_at(run_id, result)
         metrics = final_metrics(
-            self.client, run_id, result, logged.model_id, epoch_stamp, self._stamp(run_id, "final")
+            run_id, result, logged.model_id, logged_rows, self._stamp(run_id, "final")
         )
         self.client.log_batch(run_id, metrics=metrics, tags=run_tags(tags))
         self._terminate(run_id, "FINISHED")
 
+    def _logged_at(self, run_id: str, result: TrainResult) -> list[tuple[str, float, int]]:
+        """(key, value, timestamp) of the metrics logged at the best epoch: the rows this
+        tracker wrote, or, when another one logged them, the rows as the store has them."""
+        best = result.best_epoch
+        logged = result.history[best - 1].as_dict()
+        stamp = self._stamps.get((run_id, f"epoch {best}"))
+        if stamp is not None:
+            return [(key, value, stamp) for key, value in logged.items()]
+        history = (self.client.get_metric_history(run_id, key) for key in logged)
+        return [(m.key, m.value, m.timestamp) for ms in history for m in ms if m.step == best]
+
     def _ask_store(self, run_id: str) -> _Started:
         """What started a run that another tracker started (a worker that resumed it)."""
         data = self.client.get_run(run_id).data
-        return _Started(int(data.tags.get(T.TRIAL_NUMBER, -1)), dict(data.params))
+        return _Started(data.tags.get(T.TRIAL_NUMBER, ""), dict(data.params))
 
     def _plot_trial(self, result: TrainResult, splits: Splits, folder: Path) -> None:
         # Pillow: only for a finished trial

@@ -2,9 +2,9 @@
 
 A complete trial's model is an MLflow 3 logged model named "model", made by `log_trial_model`
 (MLflow's logged-model calls on the trial's store, as `mlflow.pyfunc.log_model` makes them inside
-a run, without its re-reads): it is listed in the
-experiment's Models tab, linked to the run and to the run's metrics at the best epoch, and loads
-as `models:/m-...` or `runs:/RUN_ID/model`. The model folder MLflow stores is
+a run, without its re-reads): it is listed in the experiment's Models tab, linked to the run and
+to the run's metrics at the best epoch, and loads as `models:/m-...` or `runs:/RUN_ID/model`.
+The model folder MLflow stores is
 
     model/
       MLmodel                 pyfunc flavour: loader_module=hpsearch.tracking.flavor, data=data/mlp
