@@ -106,7 +106,7 @@ def set_trial_user_attrs(trial: optuna.Trial, values: dict[str, Any]) -> None:
 
 def _upsert(dialect: str, table: sa.Table, rows: list[dict[str, Any]]) -> Any:
     """INSERT ... ON CONFLICT (trial_id, key) UPDATE value_json, as Optuna writes one row."""
-    if dialect == "postgresql" or (dialect == "sqlite" and sqlite3.sqlite_version_info >= (3, 24)):
+    if _has_on_conflict(dialect):
         module = import_module(f"sqlalchemy.dialects.{dialect}")
         insert = module.insert(table).values(rows)
         return insert.on_conflict_do_update(
@@ -114,6 +114,42 @@ def _upsert(dialect: str, table: sa.Table, rows: list[dict[str, Any]]) -> Any:
             set_={"value_json": insert.excluded.value_json},
         )
     return None
+
+
+def claim_finished_trial(storage: BaseStorage, number: int, key: str) -> bool:
+    """True for exactly one caller per (trial id, key), whichever process or machine asks.
+
+    A system attribute's row is the claim: the table's unique (trial_id, key) lets one insert
+    win and refuses the others. Optuna's API writes no attributes on a finished trial, so this
+    one goes to the table itself, and the caching storage, which re-reads no finished trial,
+    never shows it. A storage in memory has only one process: its caller always wins.
+    """
+    import sqlalchemy as sa  # here: importing this module costs nothing
+    from optuna.storages import RDBStorage
+    from optuna.storages._rdb import models
+
+    backend = backend_of(storage)
+    if not isinstance(backend, RDBStorage):
+        return True
+    table = models.TrialSystemAttributeModel.__table__
+    row = {"trial_id": number, "key": key, "value_json": json.dumps(True)}
+    dialect = backend.engine.dialect
+    try:
+        with backend.engine.begin() as connection:
+            if _has_on_conflict(dialect.name) and dialect.insert_returning:
+                # a lost claim is then no error in the server's log (rowcount says -1 here)
+                insert = import_module(f"sqlalchemy.dialects.{dialect.name}").insert(table)
+                claimed = insert.values(row).on_conflict_do_nothing().returning(table.c.key)
+                return connection.execute(claimed).first() is not None
+            connection.execute(sa.insert(table).values(row))
+    except sa.exc.IntegrityError:
+        return False
+    return True
+
+
+def _has_on_conflict(dialect: str) -> bool:
+    sqlite_upserts = dialect == "sqlite" and sqlite3.sqlite_version_info >= (3, 24)
+    return dialect == "postgresql" or sqlite_upserts
 
 
 def heartbeat_interval(storage: BaseStorage) -> int | None:
@@ -181,6 +217,28 @@ def mlflow_explicit_tracking_uri() -> str | None:
     from mlflow.tracking._tracking_service import utils  # MLflow takes seconds: only when asked
 
     return utils._tracking_uri
+
+
+# -- MLflow's SQL tracking store -----------------------------------------------------------
+
+
+def link_model_metrics(client: Any, run_id: str, experiment_id: str, metrics: list[Any]) -> bool:
+    """Link metrics the run has already logged to its logged model, writing nothing to the run.
+
+    `log_batch` writes a model's metrics to the run as well: rows the run already has then fail
+    its insert (an error in the database server's log, and on psycopg a warning in the worker's),
+    roll the batch back and are looked up one by one. The SQL store's own step for the model's
+    table writes only that. False when the store is not a SQL store (a tracking server): the
+    caller then logs them with log_batch, and the server pays that cost.
+    """
+    # MLflow takes seconds: only when asked
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    store = client._tracking_client.store
+    if not isinstance(store, SqlAlchemyStore):
+        return False
+    store._log_model_metrics(run_id, metrics, experiment_id=experiment_id)
+    return True
 
 
 # -- MLflow's system metrics monitor -------------------------------------------------------

@@ -3,9 +3,11 @@ against the installed versions: a new Optuna or MLflow that moves one fails this
 
 from __future__ import annotations
 
+import threading
 import time
 import tomllib
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
 
@@ -126,6 +128,34 @@ def test_user_attributes_are_set_together_and_refused_together_once_finished(
     assert study.trials[0].user_attrs == expected  # none of the refused batch was stored
 
 
+@pytest.mark.parametrize("storage", ["sqlite", "postgresql"])
+def test_a_finished_trial_is_claimed_by_exactly_one_of_many_racing_workers(
+    tmp_path: Path, storage: str, request: pytest.FixtureRequest
+) -> None:
+    url = (
+        f"sqlite:///{tmp_path / 'optuna.db'}"
+        if storage == "sqlite"
+        else request.getfixturevalue("postgres_database")
+    )
+    study = optuna.create_study(storage=open_storage(url) if storage == "sqlite" else url)
+    study.optimize(lambda trial: 1.0, n_trials=2)
+    first, second = (private_apis.trial_id(t) for t in study.trials)
+    workers = [RDBStorage(url) for _ in range(8)]  # one engine each, as separate processes
+    start = threading.Barrier(len(workers))
+
+    def claim(rdb: RDBStorage) -> bool:
+        start.wait()
+        return private_apis.claim_finished_trial(rdb, first, "hpsearch:test")
+
+    with ThreadPoolExecutor(len(workers)) as pool:
+        won = list(pool.map(claim, workers))
+    assert won.count(True) == 1
+    assert private_apis.claim_finished_trial(workers[0], second, "hpsearch:test")  # per trial
+    assert private_apis.claim_finished_trial(workers[0], first, "hpsearch:other")  # per key
+    assert study.trials[0].state == TrialState.COMPLETE  # the claim changed nothing else
+    assert private_apis.claim_finished_trial(InMemoryStorage(), first, "hpsearch:test")
+
+
 def test_mlflow_schema_helpers_on_a_real_sqlite_database(tmp_path: Path) -> None:
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'mlflow.db'}")
     try:
@@ -167,3 +197,21 @@ def test_a_system_metrics_monitor_says_whether_it_logged_a_sample(tmp_path: Path
     time.sleep(1.5)  # several whole intervals: the loop has published
     monitor.finish()
     assert private_apis.monitor_has_logged(monitor)
+
+
+def test_metrics_a_run_has_are_linked_to_its_model_without_a_second_row(tmp_path: Path) -> None:
+    import mlflow
+    from mlflow.entities import Metric
+
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment_id = client.create_experiment("e")
+    run_id = client.create_run(experiment_id).info.run_id
+    client.log_batch(run_id, metrics=[Metric("val_accuracy", 0.5, 1000, 3)])
+    model_id = client.create_logged_model(experiment_id, source_run_id=run_id).model_id
+    linked = [Metric("val_accuracy", 0.5, 1000, 3, model_id=model_id, run_id=run_id)]
+    assert private_apis.link_model_metrics(client, run_id, experiment_id, linked)
+    model = client.get_logged_model(model_id)
+    assert [(m.key, m.value, m.step) for m in model.metrics] == [("val_accuracy", 0.5, 3)]
+    assert len(client.get_metric_history(run_id, "val_accuracy")) == 1
+    server = mlflow.MlflowClient("http://127.0.0.1:9")  # no request is made to a server here
+    assert not private_apis.link_model_metrics(server, run_id, experiment_id, linked)

@@ -15,12 +15,11 @@ import optuna
 from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
 
 from hpsearch.data import Splits
 from hpsearch.errors import UserError
 from hpsearch.nn import Architecture
-from hpsearch.ranking import best_trial
 from hpsearch.registry import _tags as R
 from hpsearch.registry._champion import Candidate, Registration, register_version
 from hpsearch.registry._fetch import fetch_model
@@ -28,6 +27,7 @@ from hpsearch.registry._paths import check_out
 from hpsearch.registry._resolve import trial_model_source
 from hpsearch.settings import Settings
 from hpsearch.study import attrs as A
+from hpsearch.study.progress import best_complete_trial
 from hpsearch.tracking import StudyTracker
 from hpsearch.tracking import _tags as T
 from hpsearch.tracking._datasets import dataset_inputs
@@ -41,8 +41,7 @@ def n_params(hidden: list[int] | tuple[int, ...], input_dim: int, n_classes: int
 
 def pick_best(study: optuna.Study, input_dim: int, n_classes: int) -> FrozenTrial:
     """The best COMPLETE trial by hpsearch.ranking's rule (the one `status` shows)."""
-    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    best = best_trial(complete, (input_dim, n_classes))
+    best = best_complete_trial(study, (input_dim, n_classes))
     if best is None:
         raise UserError(f"study {study.study_name!r} has no COMPLETE trial yet")
     return best

@@ -126,7 +126,6 @@ class Objective:
         values = suggest(self.config.search_space, trial)
         train_config = resolve(values, epochs=self.config.epochs, seed=seed)
         self._refuse_overrun(trial, train_config)
-        set_user_attrs(trial, self.trial_tags | {A.SEED: seed, A.HIDDEN: list(train_config.hidden)})
         pruning = PruningCallback(trial, self._tie_step())
         completing = self._completing_stops()
         callbacks: list[Any] = [pruning, *completing.values()]
@@ -134,6 +133,11 @@ class Objective:
         try:
             with signals_held():  # the run is ended below however the trial ends
                 run_id = self._start_run(trial, train_config.as_dict(), seed)
+            # one transaction for what the trial records before it trains, its run id included
+            described = {A.SEED: seed, A.HIDDEN: list(train_config.hidden)}
+            if run_id is not None:
+                described[A.MLFLOW_RUN_ID] = run_id
+            set_user_attrs(trial, self.trial_tags | described)
             if self.tracker is not None and run_id is not None:
                 log_epoch = self.tracker.epoch_callback(run_id)
                 callbacks.insert(0, retrying(log_epoch, f"logging the epochs of run {run_id}"))
@@ -197,7 +201,8 @@ class Objective:
         return result, outcome
 
     def _start_run(self, trial: optuna.Trial, resolved: dict[str, Any], seed: int) -> str | None:
-        """The trial's MLflow run, linked both ways (run tags <-> trial attribute)."""
+        """The trial's MLflow run; its id becomes a trial attribute with the trial's first ones,
+        so the two are linked both ways (run tags <-> trial attribute)."""
         if self.tracker is None:
             return None
         run_id = self.tracker.start_trial(
@@ -210,7 +215,6 @@ class Objective:
             splits=self.splits,
             warm_start=trial.user_attrs.get(WARM_START_ATTR),
         )
-        trial.set_user_attr(A.MLFLOW_RUN_ID, run_id)
         if self.config.system_metrics:
             self.tracker.watch_system(run_id)
         return run_id

@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 import optuna
-from optuna.trial import FrozenTrial
+from optuna.storages import RDBStorage
+from optuna.trial import FrozenTrial, TrialState
 
 from hpsearch import private_apis
 from hpsearch.ranking import best_trial
@@ -23,7 +24,7 @@ def study_status(study: optuna.Study) -> dict[str, Any]:
     Built from aggregate queries and the best trial alone, never from every trial: the live
     table refreshes it every second, and at 10,000 trials loading them all takes seconds.
     """
-    best = _best(study)
+    best = best_complete_trial(study, study_dims(study))
     return {
         "study": study.study_name,
         "n_trials": study.user_attrs.get(A.BUDGET),
@@ -39,8 +40,17 @@ def study_status(study: optuna.Study) -> dict[str, Any]:
     }
 
 
-def _best(study: optuna.Study) -> FrozenTrial | None:
-    """hpsearch.ranking's rule, applied to the few trials that share the top value."""
-    storage = rows.backend(study)
-    tied = [storage.get_trial(i) for i in rows.top_value_ids(storage, private_apis.study_id(study))]
-    return best_trial(tied, study_dims(study))
+def best_complete_trial(
+    study: optuna.Study, dims: tuple[int, int] | None = None
+) -> FrozenTrial | None:
+    """hpsearch.ranking's rule, applied to the few trials that share the top value, not to
+    every trial (at 10,000 trials, loading them all takes seconds). `dims`: (input_dim,
+    n_classes), sizing trials that recorded only their widths. A storage without tables (in
+    memory) has its trials at hand: the rule reads them all."""
+    storage = private_apis.backend_of(private_apis.storage_of(study))
+    if isinstance(storage, RDBStorage):
+        ids = rows.top_value_ids(storage, private_apis.study_id(study))
+        candidates = [storage.get_trial(trial_id) for trial_id in ids]
+    else:
+        candidates = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    return best_trial(candidates, dims)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import optuna
 
 from hpsearch.errors import UserError
+from hpsearch.private_apis import claim_finished_trial
 from hpsearch.settings import Settings
 from hpsearch.study import rows
 
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hpsearch.retention")
 WINDOW = 16  # trials just below the line a worker looks at: more than can fall below at once
+# Every worker sees the same trials fall below the line; the one that claims a trial frees its
+# model, so no two delete the same files, record or tag at once (if it dies midway, gc frees it).
+FREEING = "hpsearch:model_freeing"
 
 
 def _threshold(study: optuna.Study, keep: int) -> float | None:
@@ -54,7 +58,8 @@ class ModelKeeper:
             for trial_id in below_line(self.study, self.keep, WINDOW):
                 if trial_id not in self.done:
                     self.done.add(trial_id)
-                    _free_trial_model(self.study, self.client, trial_id)
+                    if claim_finished_trial(self.study._storage, trial_id, FREEING):
+                        _free_trial_model(self.study, self.client, trial_id)
         except Exception as exc:  # freeing space must never fail a study; gc catches up later
             log.warning("could not free old trial models: %s: %s", type(exc).__name__, exc)
 

@@ -58,16 +58,19 @@ def final_metrics(
     model_id: str,
     logged: list[tuple[str, float, int]],
     now: int,
-) -> list[Metric]:
-    """best_val_accuracy and best_epoch (stamped `now`), and the best epoch's metrics again,
-    linked to the model: `logged`, the very (key, value, timestamp) rows the run has at that
-    epoch, so the run's history gains no second row."""
+) -> tuple[list[Metric], list[Metric]]:
+    """(the best epoch's metrics again, linked to the model, and the run's new final metrics).
+
+    The linked ones are `logged`, the very (key, value, timestamp) rows the run has at that
+    epoch, so the run's history gains no second row. The new ones are best_val_accuracy (also
+    linked to the model) and best_epoch, stamped `now`."""
     best = result.best_epoch
     linked = [
         Metric(key, value, stamp, best, model_id=model_id, run_id=run_id)
         for key, value, stamp in logged
     ]
-    linked.append(
-        Metric("best_val_accuracy", result.best_val_accuracy, now, best, model_id=model_id)
-    )
-    return [*linked, Metric("best_epoch", best, now, 0)]
+    new = [
+        Metric("best_val_accuracy", result.best_val_accuracy, now, best, model_id=model_id),
+        Metric("best_epoch", best, now, 0),
+    ]
+    return linked, new

@@ -17,6 +17,7 @@ from mlflow.entities import Metric
 from optuna.trial import TrialState
 
 from hpsearch import stores
+from hpsearch.private_apis import link_model_metrics
 from hpsearch.ranking import best_trial
 from hpsearch.tracking import _tags as T
 from hpsearch.tracking._datasets import log_dataset_inputs
@@ -192,9 +193,11 @@ class StudyTracker:
             T.MODEL_ID: logged.model_id,
         }
         logged_rows = self._logged_at(run_id, result)
-        metrics = final_metrics(
+        linked, metrics = final_metrics(
             run_id, result, logged.model_id, logged_rows, self._stamp(run_id, "final")
         )
+        if not link_model_metrics(self.client, run_id, self.experiment_id, linked):
+            metrics = [*linked, *metrics]
         self.client.log_batch(run_id, metrics=metrics, tags=run_tags(tags))
         self._terminate(run_id, "FINISHED")
 
