@@ -3,9 +3,10 @@
 A trial keeps its model while its value is at least the K-th best value of the study (so ties
 with the K-th are all kept, and whatever rule `hpsearch best` breaks ties by, its pick keeps
 its model). Once a trial falls below, it can never come back: better trials only ever arrive.
-So each worker, after each complete trial, frees the models of the few trials just below the
-line (ModelKeeper), and `hpsearch gc` sweeps a whole study (also an older one, or with another
-K). A model that a registered version was made from always stays (tracking/retention.py).
+So each worker, after each complete trial, frees the models of trials below the line that no
+worker has freed yet (ModelKeeper), and `hpsearch gc` sweeps a whole study (also an older one,
+or with another K). A model that a registered version was made from always stays
+(tracking/retention.py).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
 log = logging.getLogger("hpsearch.retention")
-WINDOW = 16  # trials just below the line a worker looks at: more than can fall below at once
+WINDOW = 16  # trials a worker frees at most after each of its trials: more than fall below
 # Every worker sees the same trials fall below the line; the one that claims a trial frees its
 # model, so no two delete the same files, record or tag at once (if it dies midway, gc frees it).
 FREEING = "hpsearch:model_freeing"
@@ -37,29 +38,36 @@ def _threshold(study: optuna.Study, keep: int) -> float | None:
     return rows.kth_best_value(rows.backend(study), study._study_id, keep)
 
 
-def below_line(study: optuna.Study, keep: int, limit: int | None = None) -> list[int]:
-    """Trial ids of the complete trials that must not keep their model, nearest the line first."""
+def below_line(
+    study: optuna.Study, keep: int, limit: int | None = None, unclaimed: bool = False
+) -> list[int]:
+    """Trial ids of the complete trials that must not keep their model, nearest the line first
+    (with `unclaimed`, only those no worker has claimed to free yet)."""
     line = _threshold(study, keep)
     if line is None:
         return []
     value = None if line == float("inf") else line
-    return rows.complete_ids_below(rows.backend(study), study._study_id, value, limit)
+    mark = FREEING if unclaimed else None
+    return rows.complete_ids_below(rows.backend(study), study._study_id, value, limit, mark)
 
 
 class ModelKeeper:
-    """A worker's share of `keep_models`: after each complete trial, free what fell below."""
+    """A worker's share of `keep_models`: after each complete trial, free what fell below.
+
+    Up to WINDOW trials below the line that no worker has claimed yet, each claimed first: a
+    trial may fall below by being pushed down or by finishing there, at any rank, and each
+    complete trial adds at most one, so a backlog (a worker that died, a study resumed with a
+    smaller K) drains as the study goes on.
+    """
 
     def __init__(self, study: optuna.Study, client: MlflowClient, keep: int) -> None:
         self.study, self.client, self.keep = study, client, keep
-        self.done: set[int] = set()  # trial ids this worker has already dealt with
 
     def after_trial(self) -> None:
         try:
-            for trial_id in below_line(self.study, self.keep, WINDOW):
-                if trial_id not in self.done:
-                    self.done.add(trial_id)
-                    if claim_finished_trial(self.study._storage, trial_id, FREEING):
-                        _free_trial_model(self.study, self.client, trial_id)
+            for trial_id in below_line(self.study, self.keep, WINDOW, unclaimed=True):
+                if claim_finished_trial(self.study._storage, trial_id, FREEING):
+                    _free_trial_model(self.study, self.client, trial_id)
         except Exception as exc:  # freeing space must never fail a study; gc catches up later
             log.warning("could not free old trial models: %s: %s", type(exc).__name__, exc)
 

@@ -168,12 +168,20 @@ def kth_best_value(storage: RDBStorage, study_id: int, k: int) -> float | None:
 
 
 def complete_ids_below(
-    storage: RDBStorage, study_id: int, value: float | None, limit: int | None = None
+    storage: RDBStorage,
+    study_id: int,
+    value: float | None,
+    limit: int | None = None,
+    unmarked: str | None = None,
 ) -> list[int]:
-    """COMPLETE trials whose value is below `value` (all when None), the highest first."""
+    """COMPLETE trials whose value is below `value` (all when None), the highest first; with
+    `unmarked`, only those that do not carry that system attribute."""
     joined, where = _complete_values(study_id)
     if value is not None:
         where = (*where, _values.c.value < value)
+    if unmarked is not None:
+        marked = _system_attrs.c.trial_id == _trials.c.trial_id, _system_attrs.c.key == unmarked
+        where = (*where, ~sa.exists().where(*marked))
     query = sa.select(_trials.c.trial_id).select_from(joined).where(*where)
     query = query.order_by(_values.c.value.desc(), _trials.c.number).limit(limit)
     with storage.engine.connect() as conn:

@@ -11,12 +11,15 @@ from pathlib import Path
 import mlflow
 import optuna
 import pytest
-from optuna.trial import TrialState
+from optuna.trial import TrialState, create_trial
 from test_service import mlflow_server, service_env  # noqa: F401  (fixtures)
 
 from hpsearch.settings import get_settings
+from hpsearch.study import attrs as A
+from hpsearch.study import retention
 from hpsearch.study.retention import gc
 from hpsearch.study.storage import open_storage
+from hpsearch.tracking import _tags as T
 from hpsearch.tracking.retention import MODEL_DELETED
 from study.tiny import run_launch
 
@@ -126,3 +129,45 @@ def test_keep_models_and_gc_through_an_mlflow_server(
     study = optuna.load_study(study_name="tiny", storage=storage)
     assert all(t.state.is_finished() for t in study.trials)
     assert sum(t.state == TrialState.COMPLETE for t in study.trials) == len(models)
+
+
+def _trial_with_model(
+    study: optuna.Study, client: mlflow.MlflowClient, experiment_id: str, value: float, home: Path
+) -> str:
+    """A COMPLETE trial whose MLflow run has a logged model, as a worker leaves it."""
+    run_id = client.create_run(experiment_id).info.run_id
+    model = client.create_logged_model(experiment_id, source_run_id=run_id)
+    folder = home / run_id
+    folder.mkdir()
+    (folder / "weights.npz").write_bytes(b"0" * 100)
+    client.log_model_artifacts(model.model_id, str(folder))
+    client.set_tag(run_id, T.STATE, "complete")
+    client.set_tag(run_id, T.MODEL_ID, model.model_id)
+    study.add_trial(create_trial(value=value, user_attrs={A.MLFLOW_RUN_ID: run_id}))
+    return model.model_id
+
+
+def test_workers_free_each_trial_below_the_line_once_at_any_rank(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(retention, "WINDOW", 2)  # fewer than the trials that fall below here
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment_id = client.create_experiment("s", (tmp_path / "artifacts").as_uri())
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    study = optuna.create_study(storage=open_storage(url), study_name="s", direction="maximize")
+    # two workers, each with its own storage and keeper, taking turns
+    keepers = [
+        retention.ModelKeeper(
+            optuna.load_study(study_name="s", storage=open_storage(url)), client, 1
+        )
+        for _ in range(2)
+    ]
+    models = {}
+    # new trials land far below the line (0.05 after 0.3), and the best is pushed down at the end
+    for turn, value in enumerate([0.5, 0.9, 0.1, 0.2, 0.3, 0.05, 0.95]):
+        models[value] = _trial_with_model(study, client, experiment_id, value, tmp_path)
+        keepers[turn % 2].after_trial()
+    kept = {value for value, model_id in models.items() if _has_logged_model(client, model_id)}
+    assert kept == {0.95}
+    runs = client.search_runs([experiment_id])
+    assert sum(run.data.tags.get(MODEL_DELETED) == "true" for run in runs) == len(models) - 1
