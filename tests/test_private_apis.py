@@ -14,6 +14,7 @@ from pathlib import Path
 import optuna
 import pytest
 import sqlalchemy as sa
+from optuna.distributions import FloatDistribution
 from optuna.storages import InMemoryStorage, RDBStorage
 from optuna.trial import TrialState
 from packaging.requirements import Requirement
@@ -215,3 +216,32 @@ def test_metrics_a_run_has_are_linked_to_its_model_without_a_second_row(tmp_path
     assert len(client.get_metric_history(run_id, "val_accuracy")) == 1
     server = mlflow.MlflowClient("http://127.0.0.1:9")  # no request is made to a server here
     assert not private_apis.link_model_metrics(server, run_id, experiment_id, linked)
+
+
+@pytest.mark.parametrize("storage", ["sqlite", "in-memory"])
+def test_suggested_parameters_are_held_then_written_together(tmp_path: Path, storage: str) -> None:
+    rdb = open_storage(f"sqlite:///{tmp_path / 'optuna.db'}") if storage == "sqlite" else None
+    study = optuna.create_study(storage=rdb or InMemoryStorage(), direction="maximize")
+    trial = study.ask()
+    with private_apis.held_trial_params(trial) as held:
+        lr = trial.suggest_float("lr", 1e-4, 1.0, log=True)
+        width = trial.suggest_int("width", 8, 64)
+        assert trial.params == {"lr": lr, "width": width}  # the trial knows them at once
+        stored = private_apis.storage_of(study).get_trial(private_apis.trial_id(trial))
+        assert stored.params == ({} if storage == "sqlite" else {"lr": lr, "width": width})
+    private_apis.write_trial_params(trial, held)
+    study.tell(trial, 0.5)
+    assert study.trials[0].params == {"lr": lr, "width": width}
+    assert study.trials[0].distributions["lr"] == FloatDistribution(1e-4, 1.0, log=True)
+    late = study.ask()
+    with private_apis.held_trial_params(late) as held:
+        late.suggest_int("width", 8, 64)
+    study.tell(late, 0.1)
+    if storage == "sqlite":
+        with pytest.raises(optuna.exceptions.UpdateFinishedTrialError):
+            private_apis.write_trial_params(late, held)  # a finished trial refuses them
+        again = study.ask()
+        with private_apis.held_trial_params(again) as held:
+            again.suggest_categorical("width", ["a", "b"])  # another kind than the study's
+        with pytest.raises(ValueError, match="Cannot set different distribution kind"):
+            private_apis.write_trial_params(again, held)

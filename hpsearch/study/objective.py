@@ -121,9 +121,11 @@ class Objective:
         self.trial_tags = trial_tags or {}
 
     def __call__(self, trial: optuna.Trial) -> float:
-        trial = retrying(trial, "trial")
+        sampled, trial = trial, retrying(trial, "trial")
         seed = seed_of(trial, self.config.seed)
-        values = suggest(self.config.search_space, trial)
+        with private_apis.held_trial_params(sampled) as held:  # one transaction, not eight
+            values = suggest(self.config.search_space, trial)
+        with_retries(lambda: private_apis.write_trial_params(sampled, held), "trial parameters")
         train_config = resolve(values, epochs=self.config.epochs, seed=seed)
         self._refuse_overrun(trial, train_config)
         pruning = PruningCallback(trial, self._tie_step())
