@@ -8,6 +8,7 @@ import optuna
 
 from hpsearch.errors import UserError
 from hpsearch.study.config import PrunerConfig, SamplerConfig
+from hpsearch.study.history import BoundedHistorySampler
 
 
 def make_sampler(config: SamplerConfig, seed: int) -> optuna.samplers.BaseSampler:
@@ -15,9 +16,10 @@ def make_sampler(config: SamplerConfig, seed: int) -> optuna.samplers.BaseSample
     if kind == "tpe":
         # multivariate+group model the conditional optimizer parameters jointly;
         # constant_liar keeps parallel workers from proposing the same point.
-        return optuna.samplers.TPESampler(
+        tpe = optuna.samplers.TPESampler(
             seed=seed, n_startup_trials=startup, multivariate=True, group=True, constant_liar=True
         )
+        return tpe if config.history is None else BoundedHistorySampler(tpe, config.history)
     if kind == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if kind == "cmaes":

@@ -73,6 +73,9 @@ class ObjectiveConfig(Strict):
 class SamplerConfig(Strict):
     type: Literal["tpe", "random", "cmaes", "gp", "qmc"] = "tpe"
     n_startup_trials: int = Field(default=10, ge=0, le=MAX_TRIALS)
+    # tpe: the finished trials it reads per sample (its 25 best and the most recent), so a
+    # sample's cost stops growing with the study (study/history.py); null reads them all
+    history: int | None = Field(default=1000, ge=50, le=MAX_TRIALS)
 
 
 class PrunerConfig(Strict):

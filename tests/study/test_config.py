@@ -45,7 +45,7 @@ def _space(**changes: object) -> dict[str, object]:
 
 def test_unknown_key_is_named_with_the_keys_allowed_there() -> None:
     message = _error(sampler={"kind": "tpe"})
-    assert "sampler.kind: unknown key" in message and "allowed: type, n_startup_trials" in message
+    assert "sampler.kind: unknown key" in message and "allowed: type, n_startup_trials, history" in message
     message = _error(search_space=_space(learning_rate=0.1))
     assert "search_space.learning_rate: unknown key" in message
     assert all(key in message for key in ("lr", "batch_size", "momentum", "rho", "lr_schedule"))
@@ -78,7 +78,7 @@ def test_a_value_of_the_wrong_type_names_the_forms_allowed() -> None:
     assert message == ("s.yaml: search_space.lr: expected a mapping {low, high, log, zero} "
                        "or a number, got 'fast'")  # fmt: skip
     message = _error(sampler="tpe")
-    assert "sampler: expected a mapping {type, n_startup_trials}, got 'tpe'" in message
+    assert "sampler: expected a mapping {type, n_startup_trials, history}, got 'tpe'" in message
 
 
 def test_low_not_below_high_is_refused() -> None:
