@@ -45,7 +45,8 @@ def _space(**changes: object) -> dict[str, object]:
 
 def test_unknown_key_is_named_with_the_keys_allowed_there() -> None:
     message = _error(sampler={"kind": "tpe"})
-    assert "sampler.kind: unknown key" in message and "allowed: type, n_startup_trials, history" in message
+    assert "sampler.kind: unknown key" in message
+    assert "allowed: type, n_startup_trials, history" in message
     message = _error(search_space=_space(learning_rate=0.1))
     assert "search_space.learning_rate: unknown key" in message
     assert all(key in message for key in ("lr", "batch_size", "momentum", "rho", "lr_schedule"))
