@@ -161,8 +161,7 @@ def write_trial_params(trial: optuna.Trial, held: list[tuple[str, float, Any]]) 
 def _upsert(dialect: str, table: sa.Table, rows: list[dict[str, Any]]) -> Any:
     """INSERT ... ON CONFLICT (trial_id, key) UPDATE value_json, as Optuna writes one row."""
     if _has_on_conflict(dialect):
-        module = import_module(f"sqlalchemy.dialects.{dialect}")
-        insert = module.insert(table).values(rows)
+        insert = _dialect_insert(dialect, table).values(rows)
         return insert.on_conflict_do_update(
             index_elements=[table.c.trial_id, table.c.key],
             set_={"value_json": insert.excluded.value_json},
@@ -192,13 +191,18 @@ def claim_finished_trial(storage: BaseStorage, number: int, key: str) -> bool:
         with backend.engine.begin() as connection:
             if _has_on_conflict(dialect.name) and dialect.insert_returning:
                 # a lost claim is then no error in the server's log (rowcount says -1 here)
-                insert = import_module(f"sqlalchemy.dialects.{dialect.name}").insert(table)
-                claimed = insert.values(row).on_conflict_do_nothing().returning(table.c.key)
+                insert = _dialect_insert(dialect.name, table).values(row)
+                claimed = insert.on_conflict_do_nothing().returning(table.c.key)
                 return connection.execute(claimed).first() is not None
             connection.execute(sa.insert(table).values(row))
     except sa.exc.IntegrityError:
         return False
     return True
+
+
+def _dialect_insert(dialect: str, table: sa.Table) -> Any:
+    """The dialect's own INSERT (the one with ON CONFLICT), for PostgreSQL or SQLite."""
+    return import_module(f"sqlalchemy.dialects.{dialect}").insert(table)
 
 
 def _has_on_conflict(dialect: str) -> bool:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import optuna
 
 from hpsearch.errors import UserError
-from hpsearch.private_apis import claim_finished_trial
+from hpsearch.private_apis import claim_finished_trial, storage_of
 from hpsearch.settings import Settings
 from hpsearch.study import rows
 
@@ -66,7 +66,7 @@ class ModelKeeper:
     def after_trial(self) -> None:
         try:
             for trial_id in below_line(self.study, self.keep, WINDOW, unclaimed=True):
-                if claim_finished_trial(self.study._storage, trial_id, FREEING):
+                if claim_finished_trial(storage_of(self.study), trial_id, FREEING):
                     _free_trial_model(self.study, self.client, trial_id)
         except Exception as exc:  # freeing space must never fail a study; gc catches up later
             log.warning("could not free old trial models: %s: %s", type(exc).__name__, exc)
