@@ -57,8 +57,21 @@ def test_tpe_suggests_the_same_within_the_bound_and_sees_at_most_it_beyond() -> 
 
     assert suggestions(BoundedHistorySampler(tpe(), 50), 40) == suggestions(tpe(), 40)
     study = _study([0.001 * i for i in range(300)])
-    view = _BoundedStudy(study, 50)
+    view = _BoundedStudy.of(study, 50)
     finished = view._get_trials(deepcopy=False, states=(TrialState.COMPLETE,), use_cache=True)
     assert len(finished) == 50
     study.sampler = BoundedHistorySampler(tpe(), 50)
     assert 0.0 <= study.ask({"x": X}).params["x"] <= 1.0
+
+
+def test_each_trial_reads_the_study_once_and_the_next_trial_sees_what_finished_since() -> None:
+    study = _study([0.001 * i for i in range(300)])
+    sampler = BoundedHistorySampler(optuna.samplers.RandomSampler(seed=0), 50)
+    first = study.ask()
+    view = sampler._view(study, first)
+    assert sampler._view(study, first) is view  # the sampler's later reads for this trial
+    study.tell(first, 2.0)  # the best value yet: the next view must hold it
+    second = study.ask()
+    numbers = [t.number for t in sampler._view(study, second).get_trials(deepcopy=False)]
+    assert first.number in numbers and second.number in numbers
+    assert len(numbers) == 51  # 50 finished, and the running second
