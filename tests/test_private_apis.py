@@ -1,4 +1,4 @@
-"""The private Optuna and MLflow APIs hpsearch uses (hpsearch/private_apis.py), each checked here
+"""The private Optuna and MLflow APIs hpsearch uses (hpsearch/private_apis/), each checked here
 against the installed versions: a new Optuna or MLflow that moves one fails this file first."""
 
 from __future__ import annotations
@@ -245,3 +245,40 @@ def test_suggested_parameters_are_held_then_written_together(tmp_path: Path, sto
             again.suggest_categorical("width", ["a", "b"])  # another kind than the study's
         with pytest.raises(ValueError, match="Cannot set different distribution kind"):
             private_apis.write_trial_params(again, held)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_the_oldest_tagged_run_read_from_mlflow_tables_is_the_one_its_client_finds(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    import mlflow
+
+    uri = (
+        f"sqlite:///{tmp_path / 'mlflow.db'}"
+        if backend == "sqlite"
+        else request.getfixturevalue("postgres_database")
+    )
+    engine = sa.create_engine(uri)
+    private_apis.mlflow_create_tables(engine)
+    client = mlflow.MlflowClient(uri)
+    tag = ("hpsearch.role", "study")
+    assert private_apis.mlflow_oldest_run_tagged(engine, "e", tag) is None  # no experiment
+    experiment = client.create_experiment("e")
+    client.create_run(experiment, tags={"hpsearch.role": "trial"}, start_time=1)  # other tag
+    deleted = client.create_run(experiment, tags=dict([tag]), start_time=2).info.run_id
+    client.delete_run(deleted)
+    late = client.create_run(experiment, tags=dict([tag]), start_time=9).info.run_id
+    oldest = client.create_run(experiment, tags=dict([tag]), start_time=5).info.run_id
+    client.set_terminated(oldest, "FINISHED")
+    assert private_apis.mlflow_oldest_run_tagged(engine, "e", tag) == {
+        "run_id": oldest,
+        "status": "FINISHED",
+    }
+    assert late != oldest
+    assert private_apis.mlflow_oldest_run_tagged(engine, "other", tag) is None
+    engine.dispose()
+
+
+def test_a_database_without_mlflow_tables_has_no_tagged_run(tmp_path: Path) -> None:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    assert private_apis.mlflow_oldest_run_tagged(engine, "e", ("k", "v")) is None

@@ -16,6 +16,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 import optuna
+import sqlalchemy as sa
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
@@ -26,6 +27,7 @@ from hpsearch.study import attrs as A
 from hpsearch.study import rows
 from hpsearch.study.budget import count_rows
 from hpsearch.study.storage import load_existing_study, open_existing_storage, with_retries
+from hpsearch.tracking._tags import ROLE, ROLE_STUDY
 
 if TYPE_CHECKING:
     from mlflow.entities import Run
@@ -205,11 +207,18 @@ def _retries(study: optuna.Study) -> int:
 
 def parent_run_state(settings: Settings, study_name: str) -> dict[str, str] | None:
     """{"run_id", "status"} of the study's parent run, None when there is none; creates nothing."""
-    if not stores.exists(settings.mlflow_uri):  # reading must not create the MLflow store
+    uri = settings.mlflow_uri
+    if not stores.exists(uri):  # reading must not create the MLflow store
         return None
-    from hpsearch.tracking._store import parent_run_state as state  # MLflow: only now
+    if stores.is_database(uri):  # its tables, read without importing MLflow (seconds)
+        engine = sa.create_engine(uri, poolclass=sa.pool.NullPool)
+        try:
+            return private_apis.mlflow_oldest_run_tagged(engine, study_name, (ROLE, ROLE_STUDY))
+        finally:
+            engine.dispose()
+    from hpsearch.tracking._store import parent_run_state as state  # a server: MLflow's client
 
-    return state(settings.mlflow_uri, study_name)
+    return state(uri, study_name)
 
 
 def _existing_tracker(settings: Settings, study_name: str) -> StudyTracker | None:

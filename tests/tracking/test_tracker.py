@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -221,3 +224,19 @@ def test_sqlite_store_uses_write_ahead_logging(tracker: StudyTracker, settings: 
 
     with sqlite3.connect(settings.home / "mlflow.db") as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_status_reads_the_parent_run_from_the_store_without_importing_mlflow(
+    tracker: StudyTracker,
+) -> None:
+    code = (
+        "import json, sys\n"
+        "from hpsearch.settings import get_settings\n"
+        "from hpsearch.study.reconcile import parent_run_state\n"
+        "state = parent_run_state(get_settings(), 'tiny-study')\n"
+        "print(json.dumps([state, 'mlflow' in sys.modules]))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    state, imported_mlflow = json.loads(done.stdout)
+    assert state == {"run_id": tracker.parent_run_id, "status": "RUNNING"}
+    assert not imported_mlflow  # MLflow's import is most of `hpsearch status`'s start-up
