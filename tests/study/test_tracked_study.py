@@ -77,7 +77,7 @@ def test_every_trial_is_a_child_run_with_its_metrics_model_and_state(
         t.user_attrs["mlflow_run_id"] for t in complete
     )  # one logged model per complete trial, none for the pruned
     summary = {a.path for a in client.list_artifacts(parent.info.run_id)}
-    assert {"optimization_history.png", "intermediate_values.png", "trials.csv"} <= summary
+    assert {"optimization_history.png", "param_importances.png", "trials.csv"} <= summary
     best = max(t.value for t in trials if t.state == TrialState.COMPLETE)
     assert client.get_run(parent.info.run_id).data.metrics["best_val_accuracy"] == best
 
