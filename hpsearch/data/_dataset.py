@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib.util
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,16 +154,30 @@ def _from_uint8(spec: IdxSpec, arrays: Mapping[str, np.ndarray]) -> Dataset:
 @functools.cache
 def _digits() -> Dataset:
     """scikit-learn's 1797 8x8 digits (values 0..16), with a fixed stratified 20% test set."""
-    from sklearn.datasets import load_digits  # imported late: scikit-learn is slow to import
-
-    bunch = load_digits()
-    x = np.divide(bunch.data, 16.0).astype(np.float32)  # (1797, 64)
-    y = np.asarray(bunch.target, dtype=np.int64)  # (1797,)
+    pixels, labels = _digits_arrays()
+    x = np.divide(pixels, 16.0).astype(np.float32)  # (1797, 64)
+    y = np.asarray(labels, dtype=np.int64)  # (1797,)
     rng = np.random.default_rng(_DIGITS_SPLIT_SEED)
     test, train = stratified_take(y, round(_DIGITS_TEST_FRACTION * len(y)), rng)
     dataset = Dataset("digits", x[train], y[train], x[test], y[test], DIGITS_CLASSES,
                       DIGITS_IMAGE_SHAPE, DIGITS_SOURCE)  # fmt: skip
     return _frozen(dataset)
+
+
+def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """The digits' pixels and labels, read from the CSV scikit-learn ships, as load_digits
+    reads it, without importing scikit-learn (a second of every worker's and `best`'s start-up:
+    it imports SciPy). Where that file is not found, load_digits itself."""
+    spec = importlib.util.find_spec("sklearn")  # finds the package without importing it
+    folder = Path(spec.origin).parent if spec is not None and spec.origin else None
+    csv = folder / "datasets" / "data" / "digits.csv.gz" if folder is not None else None
+    if csv is None or not csv.is_file():
+        from sklearn.datasets import load_digits  # imported late: slow to import (see above)
+
+        bunch = load_digits()
+        return bunch.data, bunch.target
+    table = np.loadtxt(csv, delimiter=",")  # 64 pixel columns, then the label
+    return table[:, :-1], table[:, -1].astype(np.int64)
 
 
 def _frozen(dataset: Dataset) -> Dataset:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -22,6 +24,18 @@ def test_digits() -> None:
     for labels in (data.y_train, data.y_test):
         assert set(np.unique(labels)) == set(range(10))
     assert load_dataset("digits") is data
+
+
+def test_digits_are_scikit_learns_read_without_importing_it() -> None:
+    from sklearn.datasets import load_digits
+
+    pixels, labels = _dataset._digits_arrays()
+    bunch = load_digits()
+    assert np.array_equal(pixels, bunch.data) and np.array_equal(labels, bunch.target)
+    code = "import sys; from hpsearch.data import load_dataset; load_dataset('digits'); "
+    code += "print('sklearn' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"  # a second of every digits worker's start-up
 
 
 def test_digits_splits() -> None:
