@@ -12,7 +12,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hpsearch.settings import get_settings
 from hpsearch.study.config import BudgetConfig
-from hpsearch.study.stopping import epoch_cost, expected_seconds, stop_reason
+from hpsearch.study.stopping import RECENT_TRIALS, epoch_cost, expected_seconds, stop_reason
 from hpsearch.study.storage import open_storage
 from study.tiny import TINY_STUDY, run_launch
 
@@ -65,6 +65,14 @@ def test_expected_seconds_scale_with_the_trial_size() -> None:
     big = [512, 512]
     ratio = epoch_cost([64, *big, 10]) / epoch_cost([64, 16, 10])
     assert expected_seconds(trials, big, 2, dims) == pytest.approx(4.0 * ratio)
+
+
+def test_expected_seconds_read_only_the_latest_finished_trials() -> None:
+    dims = (64, 10)
+    slow_and_old = [_finished(n, 0.5, seconds=100.0) for n in range(RECENT_TRIALS)]
+    recent = [_finished(RECENT_TRIALS + n, 0.9, seconds=4.0) for n in range(RECENT_TRIALS)]
+    # in any order: what counts is when they finished
+    assert expected_seconds(recent + slow_and_old, [16], 2, dims) == pytest.approx(4.0)
 
 
 def test_expected_seconds_count_the_epochs_finished_trials_trained() -> None:
