@@ -5,9 +5,11 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from multiprocessing import connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -135,7 +137,8 @@ def _watch(processes: list[Any], study: Any, on_status: OnStatus | None) -> None
     while any(p.is_alive() for p in processes):
         if on_status is not None:
             on_status(study_status(study))
-        time.sleep(1.0)
+        # back at once when a worker exits: the summary need not wait out the second
+        connection.wait([p.sentinel for p in processes if p.is_alive()], timeout=1.0)
     if on_status is not None:
         on_status(study_status(study))
 
@@ -239,6 +242,8 @@ def _run(
     processes: list[Any] = []
     try:
         _start_workers(request, choice, config, settings, processes)
+        if tracker is not None:
+            threading.Thread(target=_summary_imports, name="summary-imports", daemon=True).start()
         _watch(processes, study, on_status)
     finally:
         _stop(processes)
@@ -281,6 +286,15 @@ def _tracker(name: str, settings: Settings) -> StudyTracker:
     from hpsearch.tracking import StudyTracker  # MLflow: only when tracking
 
     return StudyTracker(name, settings.mlflow_uri, settings.artifact_root)
+
+
+def _summary_imports() -> None:
+    """Import what the summary draws with (matplotlib, Optuna's plots: about a second) while
+    the workers run, on a core the waiting launcher leaves idle, not after the last trial."""
+    from hpsearch.tracking import _summary  # matplotlib: only when tracking
+    from hpsearch.tracking.plots import save_figure  # noqa: F401 - matplotlib set up our way first
+
+    _summary.plots()
 
 
 def _summarise(tracker: StudyTracker, study: Any, settings: Settings, console: Printer) -> None:

@@ -26,7 +26,7 @@ def state_counts(study: optuna.Study) -> dict[str, float]:
             "n_waiting": float(c.waiting)}  # fmt: skip
 
 
-def _plots() -> dict[str, Callable[..., Any]]:
+def plots() -> dict[str, Callable[..., Any]]:
     """The two figures the MLflow UI cannot draw from what the trials logged: the best value so
     far by trial, and the parameters' importances. (Its chart view already draws parallel
     coordinates of params and metrics, and every run's val_accuracy by epoch; drawing those
@@ -54,7 +54,7 @@ def write_summary_files(study: optuna.Study, folder: Path) -> list[str]:
     study.trials_dataframe().to_csv(folder / TRIALS_CSV, index=False)
     written.append(TRIALS_CSV)
     n_complete = state_counts(study)["n_complete"]
-    for name, plot in _plots().items():
+    for name, plot in plots().items():
         if name == "param_importances.png" and n_complete < 2:
             continue  # importances need at least two finished trials to compare
         try:
