@@ -54,7 +54,7 @@ def _hpsearch() -> list[str]:
 
 
 def run_hpsearch(study_file: Path, home: str) -> dict[str, Any]:
-    started = time.perf_counter()
+    started, clock = time.perf_counter(), time.time()
     command = [*_hpsearch(), "launch", str(study_file), "--workers", "1"]
     subprocess.run(command, env=_environment(home), check=True, capture_output=True)
     wall = time.perf_counter() - started
@@ -65,7 +65,20 @@ def run_hpsearch(study_file: Path, home: str) -> dict[str, Any]:
     for trial in trials:
         states[trial.state.name] = states.get(trial.state.name, 0) + 1
     train = sum(float(t.user_attrs.get("train_seconds", 0.0)) for t in trials)
-    return {"wall": wall, "train_seconds": train, "states": states}
+    return {"wall": wall, "train_seconds": train, "states": states,
+            "phases": _phases(trials, clock, clock + wall)}  # fmt: skip
+
+
+def _phases(trials: list[Any], started: float, ended: float) -> str:
+    """Where a launch's wall time went, by Optuna's timestamps (local time, as time.time):
+    before the first trial started, the trials (and the epochs they trained), after the last."""
+    first = min(t.datetime_start for t in trials).timestamp()
+    last = max(t.datetime_complete for t in trials).timestamp()
+    epochs = sum(len(t.intermediate_values) for t in trials)
+    return (
+        f"to the first trial {first - started:.2f} s, trials {last - first:.2f} s "
+        f"({epochs} epochs), after the last {ended - last:.2f} s"
+    )
 
 
 def run_plain(study_file: Path, home: str) -> dict[str, Any]:
@@ -102,6 +115,8 @@ def main() -> None:
                     f"trainer {result['train_seconds']:6.2f} s, trials {result['states']}",
                     flush=True,
                 )
+                if "phases" in result:
+                    print(f"         {name:8s} {result['phases']}", flush=True)
     medians = {name: statistics.median(r["wall"] for r in runs) for name, runs in found.items()}
     for name, runs in found.items():
         rest = statistics.median(r["wall"] - r["train_seconds"] for r in runs)

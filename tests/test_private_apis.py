@@ -28,6 +28,13 @@ from hpsearch.study.storage import open_storage
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 
 
+def _database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest, name: str) -> str:
+    """A SQLite file under tmp_path, or a fresh PostgreSQL database of the test server."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / name}"
+    return str(request.getfixturevalue("postgres_database"))
+
+
 def _study(tmp_path: Path, name: str = "s") -> optuna.Study:
     storage = open_storage(f"sqlite:///{tmp_path / 'optuna.db'}")
     return optuna.create_study(
@@ -133,11 +140,7 @@ def test_user_attributes_are_set_together_and_refused_together_once_finished(
 def test_a_finished_trial_is_claimed_by_exactly_one_of_many_racing_workers(
     tmp_path: Path, storage: str, request: pytest.FixtureRequest
 ) -> None:
-    url = (
-        f"sqlite:///{tmp_path / 'optuna.db'}"
-        if storage == "sqlite"
-        else request.getfixturevalue("postgres_database")
-    )
+    url = _database_url(storage, tmp_path, request, "optuna.db")
     study = optuna.create_study(storage=open_storage(url) if storage == "sqlite" else url)
     study.optimize(lambda trial: 1.0, n_trials=2)
     first, second = (private_apis.trial_id(t) for t in study.trials)
@@ -253,11 +256,7 @@ def test_the_oldest_tagged_run_read_from_mlflow_tables_is_the_one_its_client_fin
 ) -> None:
     import mlflow
 
-    uri = (
-        f"sqlite:///{tmp_path / 'mlflow.db'}"
-        if backend == "sqlite"
-        else request.getfixturevalue("postgres_database")
-    )
+    uri = _database_url(backend, tmp_path, request, "mlflow.db")
     engine = sa.create_engine(uri)
     private_apis.mlflow_create_tables(engine)
     client = mlflow.MlflowClient(uri)

@@ -169,8 +169,8 @@ def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
     reads it, without importing scikit-learn (a second of every worker's and `best`'s start-up:
     it imports SciPy). Where that file is not found, load_digits itself."""
     spec = importlib.util.find_spec("sklearn")  # finds the package without importing it
-    folder = Path(spec.origin).parent if spec is not None and spec.origin else None
-    csv = folder / "datasets" / "data" / "digits.csv.gz" if folder is not None else None
+    origin = spec.origin if spec is not None else None
+    csv = Path(origin).parent / "datasets/data/digits.csv.gz" if origin else None
     if csv is None or not csv.is_file():
         from sklearn.datasets import load_digits  # imported late: slow to import (see above)
 

@@ -1,7 +1,8 @@
 """The private MLflow APIs hpsearch uses (see the package's docstring).
 
-Each imports MLflow inside the function: MLflow takes seconds to import, and a caller that
-needs only Optuna (or neither) must not pay for it.
+Each imports what it needs inside the function: MLflow takes seconds to import, and a caller
+that needs only Optuna (or neither) must not pay for it. The last one reads MLflow's tables
+with SQLAlchemy alone, so that `status` never imports MLflow.
 """
 
 from __future__ import annotations

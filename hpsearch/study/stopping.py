@@ -18,8 +18,9 @@ import heapq
 import itertools
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
 
@@ -34,15 +35,21 @@ FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 RECENT_TRIALS = 500  # the finished trials a duration is estimated from
 
 
+def _finished(trials: Sequence[FrozenTrial]) -> Iterator[FrozenTrial]:
+    return (t for t in trials if t.state in FINISHED and t.datetime_complete is not None)
+
+
+def _finishing_order(trial: FrozenTrial) -> tuple[Any, int]:
+    return trial.datetime_complete, trial.number
+
+
 def _in_finishing_order(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
-    done = [t for t in trials if t.state in FINISHED and t.datetime_complete is not None]
-    return sorted(done, key=lambda t: (t.datetime_complete, t.number))
+    return sorted(_finished(trials), key=_finishing_order)
 
 
 def _latest_finished(trials: Sequence[FrozenTrial], n: int) -> list[FrozenTrial]:
     """The `n` last finished of `trials` (COMPLETE or PRUNED), in finishing order."""
-    done = (t for t in trials if t.state in FINISHED and t.datetime_complete is not None)
-    return heapq.nlargest(n, done, key=lambda t: (t.datetime_complete, t.number))[::-1]
+    return heapq.nlargest(n, _finished(trials), key=_finishing_order)[::-1]
 
 
 def stop_reason(trials: Sequence[FrozenTrial], budget: BudgetConfig) -> str | None:
