@@ -54,7 +54,7 @@ def main(study_file: Path, home: Path) -> None:
         storage=f"sqlite:///{home / 'optuna.db'}",
         direction="maximize",
         sampler=sampler,
-        pruner=make_pruner(config.pruner, config.epochs),
+        pruner=make_pruner(config.pruner, config.epochs, at_rungs=False),  # Optuna's, as shipped
     )
     mlflow_uri = f"sqlite:///{home / 'mlflow.db'}"
     tracking = MLflowCallback(tracking_uri=mlflow_uri, metric_name="val_accuracy")

@@ -35,8 +35,16 @@ def make_sampler(config: SamplerConfig, seed: int) -> optuna.samplers.BaseSample
     )
 
 
-def make_pruner(config: PrunerConfig, epochs: int) -> optuna.pruners.BasePruner:
+def make_pruner(
+    config: PrunerConfig, epochs: int, at_rungs: bool = True
+) -> optuna.pruners.BasePruner:
+    """The study's pruner; `at_rungs=False`: successive halving as Optuna ships it (slower, the
+    same decisions), for the benchmark that plays a user's plain Optuna script."""
     pruner = _base_pruner(config, epochs)
+    # PatientPruner asks its pruner only after `patience` epochs without progress, perhaps
+    # past a rung: then successive halving decides off its rungs, and the gate would differ
+    if at_rungs and config.patience is None and config.type in ("hyperband", "successive-halving"):
+        pruner = AtRungs(pruner, config.min_resource, config.reduction_factor)
     if config.patience is not None and config.type != "none":
         return optuna.pruners.PatientPruner(pruner, patience=config.patience)
     return pruner
@@ -70,3 +78,26 @@ def _base_pruner(config: PrunerConfig, epochs: int) -> optuna.pruners.BasePruner
     if kind == "threshold":
         return optuna.pruners.ThresholdPruner(lower=config.lower, n_warmup_steps=warmup)
     return optuna.pruners.NopPruner()
+
+
+class AtRungs(optuna.pruners.BasePruner):
+    """Successive halving, alone or in Hyperband's brackets, asked only at its rungs.
+
+    It decides only at steps min_resource * reduction_factor**k (Hyperband's brackets start at
+    higher k; asked at every epoch, a trial reaches each rung in order) and answers no at
+    every other step, yet it first reads the trial's system attributes from the database
+    (Hyperband also builds a bracket study, another query): ~5 ms of an epoch's ~12 ms of
+    reporting on SQLite, at 4 epochs in 5. Here those steps are answered without the storage:
+    the same decisions, tested side by side with the bare pruner.
+    """
+
+    def __init__(
+        self, pruner: optuna.pruners.BasePruner, min_resource: int, reduction_factor: int
+    ) -> None:
+        self.pruner = pruner
+        self._rungs = {min_resource * reduction_factor**k for k in range(64)}
+
+    def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+        if trial.last_step not in self._rungs:
+            return False
+        return self.pruner.prune(study, trial)

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import signal
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from multiprocessing import connection
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from hpsearch.catalog import refuse_shared_databases, store_urls
 from hpsearch.settings import Settings, mask_password
-from hpsearch.signals import STOP_SIGNALS, stop_signals_interrupt
+from hpsearch.signals import stop_signals_interrupt
 from hpsearch.study.config import StudyConfig, load_study_file, study_dims
 from hpsearch.study.pool import check_budget, create_or_resume
+from hpsearch.study.processes import (
+    WorkersFailed,
+    check_exit_codes,
+    start_workers,
+    stop_workers,
+    watch_workers,
+)
 from hpsearch.study.progress import study_status
 from hpsearch.study.reconcile import kill_orphaned_runs
 from hpsearch.study.space_changes import check_resumed_space
@@ -25,12 +28,11 @@ from hpsearch.study.storage import open_storage, probe_storage
 from hpsearch.study.threads import ThreadChoice, usable_cores
 from hpsearch.study.threads import choose as choose_threads
 from hpsearch.study.warm_start import WarmPoint, warm_points
-from hpsearch.study.worker import WorkerOptions, preflight, worker_process
+from hpsearch.study.worker import WorkerOptions, preflight
 
 if TYPE_CHECKING:
     from hpsearch.tracking import StudyTracker  # MLflow: only when tracking
 
-STOP_GRACE_SECONDS = 20.0
 OnStatus = Callable[[dict[str, Any]], None]
 
 
@@ -52,95 +54,28 @@ class LaunchRequest:
     threads: int | None = None  # BLAS threads per worker; None: from the measurement
 
 
-class WorkersFailed(Exception):
-    """Worker processes of a launch ended with an error. `exit_code`: 2 if all were user errors."""
-
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
-
 def _data_dir(request: LaunchRequest, settings: Settings) -> Path | None:
     return request.data_dir or settings.data_dir  # the flag, else $HPSEARCH_DATA_DIR
 
 
-def _start_workers(
-    request: LaunchRequest,
-    choice: ThreadChoice,
-    config: StudyConfig,
-    settings: Settings,
-    processes: list[Any],
-) -> None:
-    """Start the workers into `processes` one by one: an interrupt mid-way still stops those."""
-    context = multiprocessing.get_context("spawn")  # no forked SQLite/BLAS state in children
-    threads = choice.threads
-    for index in range(choice.workers):
-        options = WorkerOptions(
+def _worker_options(
+    request: LaunchRequest, choice: ThreadChoice, config: StudyConfig, settings: Settings
+) -> list[WorkerOptions]:
+    return [
+        WorkerOptions(
             study_name=config.name,
             storage_url=settings.optuna_url,
             tracking_uri=settings.mlflow_uri if request.tracking else None,
             artifact_root=settings.artifact_root,
-            blas_threads=threads,
+            blas_threads=choice.threads,
             threads_choice=choice.describe(),
             worker_index=index,
             timeout=request.timeout or config.budget.timeout,  # the flag, else the study file
             data_dir=_data_dir(request, settings),
             summarise=False,  # launch summarises once its workers are gone
         )
-        process = context.Process(target=worker_process, args=(options,), name=f"worker-{index}")
-        # The child starts with the stop signals blocked (it inherits the mask; its entry point
-        # unblocks them under its own handler). Here the handler holds a signal back while the
-        # child's start-up data is sent (signals.py): broken off, the child dies of an EOFError.
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-        try:
-            process.start()
-            processes.append(process)
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
-
-def _stop(processes: list[Any]) -> None:
-    """Ask workers to stop (they fail and re-queue their trial), then make sure they are gone."""
-    for process in processes:
-        if process.is_alive() and process.pid:
-            os.kill(process.pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_GRACE_SECONDS
-    for process in processes:
-        process.join(max(0.0, deadline - time.monotonic()))
-        if process.is_alive():
-            process.kill()
-            process.join()
-
-
-def _check_exit_codes(processes: list[Any]) -> None:
-    """A worker that ended with an error fails the launch, even when the others finished it."""
-    failed = [p for p in processes if p.exitcode]
-    if failed:
-        code = 2 if all(p.exitcode == 2 for p in failed) else 1
-        ends = ", ".join(f"{p.name} ({_how_it_ended(p.exitcode)})" for p in failed)
-        raise WorkersFailed(f"worker process(es) failed: {ends}", code)
-
-
-def _how_it_ended(exitcode: int) -> str:
-    if exitcode == 2:
-        return "a user error, printed above"
-    if exitcode < 0:  # multiprocessing's way of saying "killed by a signal"
-        try:
-            return f"killed by {signal.Signals(-exitcode).name}"
-        except ValueError:
-            return f"killed by signal {-exitcode}"
-    return f"exit code {exitcode}"
-
-
-def _watch(processes: list[Any], study: Any, on_status: OnStatus | None) -> None:
-    """Wait for the workers, handing the study's status to `on_status` every second."""
-    while any(p.is_alive() for p in processes):
-        if on_status is not None:
-            on_status(study_status(study))
-        # back at once when a worker exits: the summary need not wait out the second
-        connection.wait([p.sentinel for p in processes if p.is_alive()], timeout=1.0)
-    if on_status is not None:
-        on_status(study_status(study))
+        for index in range(choice.workers)
+    ]
 
 
 def launch(
@@ -237,20 +172,27 @@ def _run(
     if request.workers == 0:  # queue only: workers elsewhere (`hpsearch worker`) run the trials
         console.print(f"queued; run trials with: hpsearch worker {config.name} --storage URL")
         return study_status(study)
-    # The experiment and the parent run exist before any worker starts: workers only find them.
-    tracker = _tracker(config.name, settings) if request.tracking else None
+    tracker: StudyTracker | None = None
     processes: list[Any] = []
     try:
-        _start_workers(request, choice, config, settings, processes)
+        ready = start_workers(_worker_options(request, choice, config, settings), processes)
+        # the experiment and the parent run, while the workers start: they only find them
+        tracker = _tracker(config.name, settings) if request.tracking else None
+        ready.set()
         if tracker is not None:
             threading.Thread(target=_summary_imports, name="summary-imports", daemon=True).start()
-        _watch(processes, study, on_status)
+        watch_workers(processes, partial(_report, on_status, study))
     finally:
-        _stop(processes)
+        stop_workers(processes)
         if tracker is not None:
             _summarise(tracker, study, settings, console)
-    _check_exit_codes(processes)
+    check_exit_codes(processes)
     return study_status(study)
+
+
+def _report(on_status: OnStatus | None, study: Any) -> None:
+    if on_status is not None:
+        on_status(study_status(study))
 
 
 def _record_launch(

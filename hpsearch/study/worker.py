@@ -60,6 +60,9 @@ class WorkerOptions:
     # the last worker out ends the parent run with the summary; launch's own workers leave it
     # to launch, which waits for them
     summarise: bool = True
+    # launch's workers: a multiprocessing Event, set once launch has made the MLflow store, the
+    # experiment and the parent run (see _tracker)
+    tracker_ready: Any = None
 
 
 def sampler_seed(config: StudyConfig, launch: int, worker_index: int | None) -> int:
@@ -169,7 +172,20 @@ def _tracker(options: WorkerOptions) -> StudyTracker | None:
         return None
     from hpsearch.tracking import StudyTracker  # MLflow: only when tracking
 
+    if options.tracker_ready is not None:
+        _await_launcher(options.tracker_ready)
     return StudyTracker(options.study_name, options.tracking_uri, options.artifact_root)
+
+
+def _await_launcher(ready: Any) -> None:
+    """Wait until launch has made the store, the experiment and the parent run, which this
+    worker then only finds: two processes making a fresh store's tables at once would race.
+    Should launch die first, the worker goes on and makes them itself, as `hpsearch worker`
+    does; a launch that fails to make them stops its workers (SIGTERM ends this wait too)."""
+    launcher = multiprocessing.parent_process()
+    while not ready.wait(timeout=0.2):
+        if launcher is None or not launcher.is_alive():
+            return
 
 
 def worker_process(options: WorkerOptions) -> None:

@@ -22,6 +22,7 @@ from hpsearch.ranking import best_trial
 from hpsearch.tracking import _tags as T
 from hpsearch.tracking._datasets import log_dataset_inputs
 from hpsearch.tracking._entities import final_metrics, now_ms, run_tags, trial_params
+from hpsearch.tracking._epochs import EpochLog
 from hpsearch.tracking._provenance import provenance_tags
 from hpsearch.tracking._readable import NOTE, champion_line, study_description, trial_run_name
 from hpsearch.tracking._store import (
@@ -76,20 +77,10 @@ class StudyTracker:
         self.parent_run_id: str = get_or_create_parent_run(
             self.client, self.experiment_id, study_name
         )
-        self._stamps: dict[tuple[str, str], int] = {}
         self._undescribed: dict[int, str] = {}  # trial number -> run created, not yet described
         self._started: dict[str, _Started] = {}  # run id -> what started it, runs started here
+        self._epochs: dict[str, EpochLog] = {}  # run id -> its epochs, those not sent yet
         self._system = SystemWatch(tracking_uri)
-
-    def _stamp(self, run_id: str, what: str) -> int:
-        """The timestamp of `what` on `run_id`, fixed at the first call.
-
-        A retried log_batch must write the very same metric rows: MLflow's SQL store commits
-        the metrics before its other writes, so a request that failed after that commit has
-        already stored them, and only an identical row (same key, step, value, timestamp) is
-        recognised as a duplicate instead of becoming a second point at the same step.
-        """
-        return self._stamps.setdefault((run_id, what), now_ms())
 
     # -- a trial starts -------------------------------------------------------------------
 
@@ -148,18 +139,17 @@ class StudyTracker:
         self._system.start(run_id)
 
     def epoch_callback(self, run_id: str) -> Callable[[EpochMetrics, MLP], None]:
-        """A trainer callback logging one epoch's five metrics in one request, step = epoch.
-
-        Synchronous on purpose: once the callback returns the epoch is in the store, so a killed
-        worker loses nothing it reported (MLflow's async queue made ending a run slower here).
+        """A trainer callback logging one epoch's five metrics, step = epoch: sent with the
+        epochs waiting at most a second (`_epochs`), and whatever still waits with the run's end.
         """
+        epochs = self._epoch_log(run_id)
 
         def log_epoch(metrics: EpochMetrics, model: MLP) -> None:
-            now = self._stamp(run_id, f"epoch {metrics.epoch}")
-            batch = [
+            now = now_ms()  # the rows of a retried epoch are those of its first call
+            rows = [
                 Metric(key, value, now, metrics.epoch) for key, value in metrics.as_dict().items()
             ]
-            self.client.log_batch(run_id, metrics=batch)
+            epochs.add(metrics.epoch, rows)
 
         return log_epoch
 
@@ -171,9 +161,7 @@ class StudyTracker:
         its model. No learning-curve PNG: the MLflow UI draws the per-epoch metrics logged
         already."""
         self._system.stop(run_id)
-        with tempfile.TemporaryDirectory(prefix="hpsearch-run-") as scratch:
-            self._plot_trial(result, splits, Path(scratch))
-            self.client.log_artifacts(run_id, scratch)
+        self._log_confusion_matrix(run_id, result, splits)
         started = self._started.get(run_id) or self._ask_store(run_id)
         model_tags = {T.STUDY_NAME: self.study_name, T.TRIAL_NUMBER: started.trial_number}
         logged = log_trial_model(
@@ -192,40 +180,41 @@ class StudyTracker:
             T.WEIGHTS_SHA256: logged.weights_sha256,
             T.MODEL_ID: logged.model_id,
         }
-        logged_rows = self._logged_at(run_id, result)
-        linked, metrics = final_metrics(
-            run_id, result, logged.model_id, logged_rows, self._stamp(run_id, "final")
-        )
-        if not link_model_metrics(self.client, run_id, self.experiment_id, linked):
+        # the best epoch's rows, linked to the model: sent with it if they still wait, else
+        # linked in place (the run's history gains no second row either way)
+        epochs, best = self._epoch_log(run_id), result.best_epoch
+        held, waiting = epochs.at(best)
+        rows = [(m.key, m.value, m.timestamp) for m in held] or self._stored_rows(run_id, result)
+        now = epochs.final_stamp()
+        linked, metrics = final_metrics(run_id, result, logged.model_id, rows, now)
+        if waiting or not link_model_metrics(self.client, run_id, self.experiment_id, linked):
             metrics = [*linked, *metrics]
-        self.client.log_batch(run_id, metrics=metrics, tags=run_tags(tags))
+        batch = [*epochs.waiting(except_step=best), *metrics]
+        self.client.log_batch(run_id, metrics=batch, tags=run_tags(tags))
+        epochs.stored()
         self._terminate(run_id, "FINISHED")
 
-    def _logged_at(self, run_id: str, result: TrainResult) -> list[tuple[str, float, int]]:
-        """(key, value, timestamp) of the metrics logged at the best epoch: the rows this
-        tracker wrote, or, when another one logged them, the rows as the store has them."""
+    def _log_confusion_matrix(self, run_id: str, result: TrainResult, splits: Splits) -> None:
+        # Pillow: only for a finished trial
+        from hpsearch.tracking.confusion import plot_validation
+
+        with tempfile.TemporaryDirectory(prefix="hpsearch-run-") as scratch:
+            predicted = result.model.predict(splits.x_val)
+            path = Path(scratch, T.CONFUSION_MATRIX)
+            plot_validation(predicted, splits.y_val, splits.n_classes, path)
+            self.client.log_artifacts(run_id, scratch)
+
+    def _stored_rows(self, run_id: str, result: TrainResult) -> list[tuple[str, float, int]]:
+        """(key, value, timestamp) of the best epoch's metrics as the store has them (another
+        worker's tracker logged them: a run this worker resumed)."""
         best = result.best_epoch
-        logged = result.history[best - 1].as_dict()
-        stamp = self._stamps.get((run_id, f"epoch {best}"))
-        if stamp is not None:
-            return [(key, value, stamp) for key, value in logged.items()]
-        history = (self.client.get_metric_history(run_id, key) for key in logged)
+        history = (self.client.get_metric_history(run_id, k) for k in result.history[0].as_dict())
         return [(m.key, m.value, m.timestamp) for ms in history for m in ms if m.step == best]
 
     def _ask_store(self, run_id: str) -> _Started:
         """What started a run that another tracker started (a worker that resumed it)."""
         data = self.client.get_run(run_id).data
         return _Started(data.tags.get(T.TRIAL_NUMBER, ""), dict(data.params))
-
-    def _plot_trial(self, result: TrainResult, splits: Splits, folder: Path) -> None:
-        # Pillow: only for a finished trial
-        from hpsearch.tracking.confusion import confusion_matrix, plot_confusion_matrix
-
-        predicted = result.model.predict(splits.x_val)
-        counts = confusion_matrix(splits.y_val, predicted, splits.n_classes)
-        accuracy = float(counts.trace() / max(counts.sum(), 1))
-        title = f"validation: accuracy {accuracy:.4f}"
-        plot_confusion_matrix(counts, folder / T.CONFUSION_MATRIX, title)
 
     def finish_pruned(self, run_id: str, step: int, reason: str) -> None:
         """Pruned by the pruner or stopped for divergence: KILLED, with the step and reason."""
@@ -245,8 +234,13 @@ class StudyTracker:
 
     def _end(self, run_id: str, status: str, tags: Mapping[str, Any]) -> None:
         self._system.stop(run_id)
-        self.client.log_batch(run_id, tags=run_tags(tags))
+        epochs = self._epoch_log(run_id)
+        self.client.log_batch(run_id, metrics=epochs.waiting(), tags=run_tags(tags))
+        epochs.stored()
         self._terminate(run_id, status)
+
+    def _epoch_log(self, run_id: str) -> EpochLog:
+        return self._epochs.setdefault(run_id, EpochLog(self.client, run_id))
 
     def _terminate(self, run_id: str, status: str) -> None:
         self.client.set_terminated(run_id, status)
@@ -254,7 +248,7 @@ class StudyTracker:
 
     def _forget(self, run_id: str) -> None:
         self._started.pop(run_id, None)
-        self._stamps = {key: stamp for key, stamp in self._stamps.items() if key[0] != run_id}
+        self._epochs.pop(run_id, None)
 
     # -- the study ------------------------------------------------------------------------
 

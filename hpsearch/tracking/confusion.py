@@ -24,6 +24,13 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> 
     return np.bincount(flat, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
 
 
+def plot_validation(predicted: np.ndarray, y_val: np.ndarray, n_classes: int, path: Path) -> Path:
+    """The confusion matrix of `predicted` against the validation labels, titled with accuracy."""
+    counts = confusion_matrix(y_val, predicted, n_classes)
+    accuracy = float(counts.trace() / max(counts.sum(), 1))
+    return plot_confusion_matrix(counts, path, f"validation: accuracy {accuracy:.4f}")
+
+
 def plot_confusion_matrix(counts: np.ndarray, path: Path, title: str) -> Path:
     """A heat map of (C, C) counts, each count written in its cell; rows true, columns predicted."""
     n = counts.shape[0]

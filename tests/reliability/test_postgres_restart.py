@@ -80,8 +80,12 @@ def test_workers_ride_out_a_postgres_restart(
     workers.start()
     study = load_study()
     in_flight = wait_for(lambda: _two(trials_in_flight(study)), 90, "two trials in flight")
-    written = _metrics([r.info.run_id for r in trial_runs()])
-    assert written
+
+    def stored() -> set[tuple[str, str, int, float]]:
+        return _metrics([r.info.run_id for r in trial_runs()])
+
+    # epochs reach the store at most a second apart (hpsearch/tracking/_epochs.py)
+    written = wait_for(stored, 30, "epochs of the trials in flight in the store")
 
     subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, cluster, "restart"],
                    check=True, capture_output=True, timeout=60)  # fmt: skip

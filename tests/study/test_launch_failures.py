@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from hpsearch.catalog import open_catalog
 from hpsearch.cli import app
 from hpsearch.settings import get_settings
-from hpsearch.study import launch as launch_module
+from hpsearch.study import processes as worker_processes
 from hpsearch.study.launch import WorkersFailed
 from hpsearch.study.progress import study_status
 from hpsearch.study.storage import open_storage
@@ -33,7 +33,7 @@ def _launch_exit_statuses(name: str = "tiny") -> list[int | None]:
 def test_a_user_error_in_one_worker_fails_the_launch_with_2(
     study_file: StudyFile, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(launch_module, "worker_process", broken_workers.first_loses_its_study)
+    monkeypatch.setattr(worker_processes, "worker_process", broken_workers.first_loses_its_study)
     with pytest.raises(WorkersFailed) as failure:
         run_launch(study_file(), workers=2, tracking=False)
     assert failure.value.exit_code == 2
@@ -50,7 +50,7 @@ def test_a_killed_worker_fails_the_launch_with_1(
     study_file: StudyFile, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # before: the launch returned normally (exit 0) and the catalog recorded -9
-    monkeypatch.setattr(launch_module, "worker_process", broken_workers.killed)
+    monkeypatch.setattr(worker_processes, "worker_process", broken_workers.killed)
     with pytest.raises(WorkersFailed, match=r"worker-0 \(killed by SIGKILL\)") as failure:
         run_launch(study_file(), workers=1, tracking=False)
     assert failure.value.exit_code == 1
@@ -60,7 +60,7 @@ def test_a_killed_worker_fails_the_launch_with_1(
 def test_cli_reports_failed_workers_in_one_line_and_exits_2(
     study_file: StudyFile, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(launch_module, "worker_process", broken_workers.loses_its_study)
+    monkeypatch.setattr(worker_processes, "worker_process", broken_workers.loses_its_study)
     args = ["launch", str(study_file()), "--workers", "2", "--no-tracking"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import optuna
+import pytest
 
-from hpsearch.study.algorithms import make_pruner
+from hpsearch.study.algorithms import AtRungs, make_pruner
 from hpsearch.study.config import PrunerConfig
 from hpsearch.study.objective import EarlyStop, PruningCallback
 from hpsearch.train import EpochMetrics
@@ -94,3 +96,72 @@ def test_tie_break_ranks_equal_accuracies_by_val_loss_and_never_crosses_an_image
     assert reported["nan"] < reported["0.3"] < reported["0.1"] < 0.9
     assert 0.9 - reported["nan"] <= step < 1 / 360
     assert PruningCallback(study.ask()).tie_step == 0.0  # off unless pruner.tie_break
+
+
+def _curves(n: int, epochs: int, seed: int) -> list[list[float]]:
+    """Saturating val-accuracy curves with noise: each trial its own ceiling and speed."""
+    rng = np.random.default_rng(seed)
+    curves = []
+    for _ in range(n):
+        ceiling, speed = rng.uniform(0.3, 0.95), rng.uniform(0.05, 0.8)
+        steps = np.arange(1, epochs + 1)
+        noise = rng.normal(0, 0.01, epochs)
+        curves.append(list(np.maximum.accumulate(ceiling * (1 - np.exp(-speed * steps)) + noise)))
+    return curves
+
+
+def _pruned_steps(pruner: optuna.pruners.BasePruner, curves: list[list[float]]) -> list[int | None]:
+    """Each trial, run in turn, reporting every epoch: the step it was pruned at, or None."""
+    # Hyperband picks a trial's bracket from a hash of the study's name and the trial's number
+    study = optuna.create_study(study_name="same-name", direction="maximize", pruner=pruner)
+    pruned: list[int | None] = []
+    for curve in curves:
+        trial = study.ask()
+        pruned.append(None)
+        for step, value in enumerate(curve, start=1):
+            trial.report(value, step)
+            if trial.should_prune():
+                pruned[-1] = step
+                break
+        state = optuna.trial.TrialState.PRUNED if pruned[-1] else optuna.trial.TrialState.COMPLETE
+        study.tell(trial, None if pruned[-1] else curve[-1], state=state)
+    return pruned
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        PrunerConfig(type="successive-halving", min_resource=1, reduction_factor=3),
+        PrunerConfig(
+            type="successive-halving", min_resource=2, reduction_factor=2, bootstrap_count=2
+        ),
+        PrunerConfig(type="hyperband", min_resource=2, reduction_factor=3),
+        PrunerConfig(type="hyperband", min_resource=1, reduction_factor=2),
+    ],
+    ids=["asha", "asha-bootstrap", "hyperband", "hyperband-2"],
+)
+def test_successive_halving_asked_only_at_its_rungs_decides_as_optuna_does(
+    config: PrunerConfig,
+) -> None:
+    curves = _curves(60, epochs=30, seed=3)
+    asked: list[int] = []
+    at_rungs = make_pruner(config, epochs=30)
+    assert isinstance(at_rungs, AtRungs)
+    prune = at_rungs.pruner.prune
+    at_rungs.pruner.prune = lambda study, trial: (
+        asked.append(trial.last_step) or prune(study, trial)
+    )  # type: ignore[method-assign]
+    ours = _pruned_steps(at_rungs, curves)
+    optunas = _pruned_steps(make_pruner(config, epochs=30, at_rungs=False), curves)
+    assert ours == optunas
+    assert len(set(ours) - {None}) >= 2  # pruned at more than one rung: the test can fail
+    rungs = {config.min_resource * config.reduction_factor**k for k in range(6)}
+    assert set(asked) <= rungs
+
+
+def test_a_patient_pruner_asks_successive_halving_as_optuna_does() -> None:
+    # PatientPruner asks only after a plateau, maybe past a rung: no gate there
+    config = PrunerConfig(type="successive-halving", patience=2)
+    patient = make_pruner(config, epochs=30)
+    assert isinstance(patient, optuna.pruners.PatientPruner)
+    assert isinstance(patient._wrapped_pruner, optuna.pruners.SuccessiveHalvingPruner)

@@ -17,7 +17,7 @@ from mlflow.tracking import MlflowClient
 from hpsearch.data import Splits
 from hpsearch.errors import UserError
 from hpsearch.settings import Settings
-from hpsearch.tracking import StudyTracker
+from hpsearch.tracking import StudyTracker, _epochs
 from hpsearch.tracking import _tags as T
 from hpsearch.tracking._store import _parent_runs, get_or_create_parent_run
 from hpsearch.train import EpochMetrics, TrainResult
@@ -91,7 +91,8 @@ def test_start_trial_creates_a_linked_child_run(tracker: StudyTracker) -> None:
     assert tracker.trial_run_id(7) == run.info.run_id
 
 
-def test_epoch_metrics_have_steps(tracker: StudyTracker) -> None:
+def test_epoch_metrics_have_steps(tracker: StudyTracker, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_epochs, "FLUSH_SECONDS", 0.0)  # each epoch is sent as it comes
     run_id = _start(tracker)
     log_epoch = tracker.epoch_callback(run_id)
     for epoch in (1, 2, 3):
@@ -103,14 +104,19 @@ def test_epoch_metrics_have_steps(tracker: StudyTracker) -> None:
     assert [m.value for m in val] == pytest.approx([0.5, 0.6, 0.7])
 
 
-def test_a_resent_epoch_is_not_a_second_point(tracker: StudyTracker) -> None:
+@pytest.mark.parametrize("flush_seconds", [0.0, 3600.0], ids=["sent", "waiting"])
+def test_a_resent_epoch_is_not_a_second_point(
+    tracker: StudyTracker, monkeypatch: pytest.MonkeyPatch, flush_seconds: float
+) -> None:
     # a retry after a request that failed once its metrics were committed (database restart)
+    monkeypatch.setattr(_epochs, "FLUSH_SECONDS", flush_seconds)
     run_id = _start(tracker)
     log_epoch = tracker.epoch_callback(run_id)
     metrics = EpochMetrics(1, 1.0, 0.5, 1.5, 0.4, 0.25)
     log_epoch(metrics, None)  # type: ignore[arg-type]
     time.sleep(0.01)  # a later clock reading must not make a new row
     log_epoch(metrics, None)  # type: ignore[arg-type]
+    tracker.finish_pruned(run_id, 1, "pruner")
     assert [m.step for m in tracker.client.get_metric_history(run_id, "val_accuracy")] == [1]
 
 
@@ -136,9 +142,17 @@ def test_a_retried_start_reuses_the_run_it_created(
     assert tracker.client.get_run(run_id).data.params["lr"] == "0.01"
 
 
+@pytest.mark.parametrize("flush_seconds", [0.0, 3600.0], ids=["epochs-sent", "epochs-waiting"])
 def test_complete_trial_is_finished_with_model_and_plots(
-    tracker: StudyTracker, result: TrainResult, splits: Splits
+    tracker: StudyTracker,
+    result: TrainResult,
+    splits: Splits,
+    monkeypatch: pytest.MonkeyPatch,
+    flush_seconds: float,
 ) -> None:
+    # the best epoch's rows are linked to the model whether they were sent before its end or
+    # are sent with it
+    monkeypatch.setattr(_epochs, "FLUSH_SECONDS", flush_seconds)
     run_id = _start(tracker)
     log_epoch = tracker.epoch_callback(run_id)
     for metrics in result.history:
@@ -164,7 +178,7 @@ def test_complete_trial_is_finished_with_model_and_plots(
     assert model.params["lr"] == "0.01"  # the run's parameters, as MLflow copies them
     # linking the best epoch's metrics wrote no second row into the run's history
     history = tracker.client.get_metric_history(run_id, "val_accuracy")
-    assert [m.step for m in history] == [m.epoch for m in result.history]
+    assert sorted(m.step for m in history) == [m.epoch for m in result.history]
     # the MLmodel file names the logged model and the run, as mlflow.pyfunc.log_model writes it
     mlmodel = Model.load(Path(model.artifact_location.removeprefix("file://")) / "MLmodel")
     assert (mlmodel.run_id, mlmodel.model_id) == (run_id, model.model_id)
