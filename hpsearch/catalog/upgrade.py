@@ -147,7 +147,7 @@ def upgrade_mlflow(uri: str) -> str:
     if not stores.is_database(uri):
         return "skipped"
     # The head the start path checks against (imported here: importing mlflow takes seconds)
-    from hpsearch.tracking._store import mlflow_head_revision
+    from hpsearch.tracking.probe import mlflow_head_revision
 
     engine = migration_engine(uri)
     try:

@@ -104,7 +104,7 @@ def _launch(
     probe_storage(settings.optuna_url)  # a bad or unreachable URL: refused before any write
     refuse_shared_databases(store_urls(settings))  # two schemas in one database clash
     if request.tracking:
-        from hpsearch.tracking._store import probe_tracking_uri  # MLflow: imported when needed
+        from hpsearch.tracking.probe import probe_tracking_uri  # without MLflow
 
         probe_tracking_uri(settings.mlflow_uri)
     check_resumed_space(config, settings.optuna_url)  # --allow-changed-config has its limits

@@ -20,7 +20,8 @@ from hpsearch.errors import UserError
 from hpsearch.settings import get_settings
 from hpsearch.study.storage import open_storage, probe_storage
 from hpsearch.tracking import StudyTracker
-from hpsearch.tracking._store import mlflow_head_revision, open_client
+from hpsearch.tracking._store import open_client
+from hpsearch.tracking.probe import mlflow_head_revision
 
 UPGRADE = "run `hpsearch db upgrade`"
 
