@@ -3,6 +3,8 @@ against the installed versions: a new Optuna or MLflow that moves one fails this
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 import tomllib
@@ -281,3 +283,22 @@ def test_the_oldest_tagged_run_read_from_mlflow_tables_is_the_one_its_client_fin
 def test_a_database_without_mlflow_tables_has_no_tagged_run(tmp_path: Path) -> None:
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'empty.db'}")
     assert private_apis.mlflow_oldest_run_tagged(engine, "e", ("k", "v")) is None
+
+
+_EXIT = """
+import atexit, sys
+from hpsearch.private_apis import exit_at_once
+atexit.register(lambda: print("handler ran", file=sys.stderr))
+print("buffered, not yet written", end="")
+exit_at_once(3)
+"""
+
+
+def test_exit_at_once_runs_the_exit_handlers_and_flushes_before_it_exits() -> None:
+    # the `hpsearch` command ends so (cli.main); written output and the code must survive
+    done = subprocess.run([sys.executable, "-c", _EXIT], capture_output=True, text=True)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        3,
+        "buffered, not yet written",
+        "handler ran\n",
+    )

@@ -1,4 +1,5 @@
-"""Every private Optuna and MLflow API hpsearch uses, in one place (two files: _optuna, _mlflow).
+"""Every private Optuna, MLflow and CPython API hpsearch uses, in one place (_optuna, _mlflow,
+_python).
 
 A new Optuna or MLflow may rename any of these: it then breaks this package, and
 tests/test_private_apis.py says which one, instead of four modules failing at run time.
@@ -32,10 +33,12 @@ from hpsearch.private_apis._optuna import (
     trial_id,
     write_trial_params,
 )
+from hpsearch.private_apis._python import exit_at_once
 
 __all__ = [
     "backend_of",
     "claim_finished_trial",
+    "exit_at_once",
     "finite_value_type",
     "forget_cached_trials",
     "heartbeat_interval",

@@ -14,7 +14,7 @@ import pytest
 from data.synthetic import idx_folder, npz_file
 from PIL import Image
 
-from hpsearch.cli import main
+from hpsearch.cli import command
 from hpsearch.settings import get_settings
 from study.tiny import write_study
 
@@ -29,7 +29,7 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
         monkeypatch.setattr(sys, "argv", ["hpsearch", *args])
         capsys.readouterr()
         try:
-            main()
+            command()
             code = 0
         except SystemExit as exc:
             code = int(exc.code or 0)

@@ -1,0 +1,17 @@
+"""CPython's own private API: running the atexit handlers without the interpreter's teardown."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+from typing import NoReturn
+
+
+def exit_at_once(code: int) -> NoReturn:
+    """Exit with `code` after the atexit handlers and flushing stdout and stderr, skipping the
+    rest of the teardown (freeing every module object by object: 1.6 s after a launch)."""
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
