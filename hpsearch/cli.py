@@ -248,7 +248,8 @@ def main() -> NoReturn:
     """The `hpsearch` command: `command()`, then an exit without the interpreter's teardown.
 
     Freeing the modules of MLflow, pandas, SQLAlchemy and matplotlib object by object took
-    1.6 s after a launch had finished (24 s in all, benchmarks/peers.py). The atexit handlers
+    about 1.6 s after a 40-trial digits launch had finished (timestamps around main() and the
+    process's exit, one run). The atexit handlers
     still run first (logging, multiprocessing's children, MLflow's own); every store hpsearch
     writes is committed and every file closed before a command returns.
     """

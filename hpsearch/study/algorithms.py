@@ -86,9 +86,9 @@ class AtRungs(optuna.pruners.BasePruner):
     It decides only at steps min_resource * reduction_factor**k (Hyperband's brackets start at
     higher k; asked at every epoch, a trial reaches each rung in order) and answers no at
     every other step, yet it first reads the trial's system attributes from the database
-    (Hyperband also builds a bracket study, another query): ~5 ms of an epoch's ~12 ms of
-    reporting on SQLite, at 4 epochs in 5. Here those steps are answered without the storage:
-    the same decisions, tested side by side with the bare pruner.
+    (Hyperband also builds a bracket study, another query): under cProfile, 3.5 s of the 9.8 s
+    a 40-trial digits worker spent in its epoch callbacks on SQLite. Here those steps are
+    answered without the storage: the same decisions, tested side by side with the bare pruner.
     """
 
     def __init__(

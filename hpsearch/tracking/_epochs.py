@@ -31,6 +31,7 @@ class EpochLog:
         self.client, self.run_id, self._clock = client, run_id, clock
         self._rows: dict[int, list[Metric]] = {}
         self._waiting: set[int] = set()
+        self._waiting_rows = 0  # metrics in the waiting steps
         self._sent_at = clock()
         self._final_stamp: int | None = None
 
@@ -51,7 +52,8 @@ class EpochLog:
         if step not in self._rows:
             self._rows[step] = rows
             self._waiting.add(step)
-        if self._clock() - self._sent_at >= FLUSH_SECONDS or len(self.waiting()) >= MAX_WAITING:
+            self._waiting_rows += len(rows)
+        if self._clock() - self._sent_at >= FLUSH_SECONDS or self._waiting_rows >= MAX_WAITING:
             self.flush()
 
     def flush(self) -> None:
@@ -72,4 +74,5 @@ class EpochLog:
     def stored(self) -> None:
         """Every waiting row was sent (by the caller, too, in a request with its end tags)."""
         self._waiting.clear()
+        self._waiting_rows = 0
         self._sent_at = self._clock()

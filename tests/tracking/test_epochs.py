@@ -28,6 +28,12 @@ def _steps(tracker: StudyTracker, run_id: str) -> list[int]:
     return sorted(m.step for m in tracker.client.get_metric_history(run_id, "val_accuracy"))
 
 
+def _log(tracker: StudyTracker, run_id: str, epochs: range | tuple[int, ...]) -> None:
+    log_epoch = tracker.epoch_callback(run_id)
+    for epoch in epochs:
+        log_epoch(_epoch(epoch), None)  # type: ignore[arg-type]
+
+
 def _count_requests(tracker: StudyTracker, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The number of metrics of each log_batch request from now on."""
     sizes: list[int] = []
@@ -47,14 +53,12 @@ def test_epochs_wait_until_the_last_request_is_old_enough_then_go_together(
     monkeypatch.setattr(_epochs, "FLUSH_SECONDS", 0.5)
     run_id = _start(tracker)
     sizes = _count_requests(tracker, monkeypatch)
-    log_epoch = tracker.epoch_callback(run_id)
-    for epoch in (1, 2):
-        log_epoch(_epoch(epoch), None)  # type: ignore[arg-type]
+    _log(tracker, run_id, (1, 2))
     assert (sizes, _steps(tracker, run_id)) == ([], [])
     time.sleep(0.6)
-    log_epoch(_epoch(3), None)  # type: ignore[arg-type]
+    _log(tracker, run_id, (3,))
     assert (sizes, _steps(tracker, run_id)) == ([3 * PER_EPOCH], [1, 2, 3])
-    log_epoch(_epoch(4), None)  # type: ignore[arg-type]
+    _log(tracker, run_id, (4,))
     assert sizes == [3 * PER_EPOCH]  # the clock starts again at each request
 
 
@@ -72,9 +76,7 @@ def test_a_runs_end_sends_its_waiting_epochs_with_its_end_tags(
 ) -> None:
     run_id = _start(tracker)
     sizes = _count_requests(tracker, monkeypatch)
-    log_epoch = tracker.epoch_callback(run_id)
-    for epoch in (1, 2, 3):
-        log_epoch(_epoch(epoch), None)  # type: ignore[arg-type]
+    _log(tracker, run_id, (1, 2, 3))
     finish(tracker, run_id)
     assert sizes == [3 * PER_EPOCH]  # one request: the three epochs and the end tags
     assert _steps(tracker, run_id) == [1, 2, 3]
@@ -87,9 +89,7 @@ def test_waiting_epochs_are_sent_before_a_request_would_pass_mlflows_limit(
     monkeypatch.setattr(_epochs, "FLUSH_SECONDS", 3600.0)
     run_id = _start(tracker)
     sizes = _count_requests(tracker, monkeypatch)
-    log_epoch = tracker.epoch_callback(run_id)
-    for epoch in range(1, 121):
-        log_epoch(_epoch(epoch), None)  # type: ignore[arg-type]
+    _log(tracker, run_id, range(1, 121))
     tracker.finish_pruned(run_id, 120, "pruner")
     first = -(-_epochs.MAX_WAITING // PER_EPOCH) * PER_EPOCH  # whole epochs, at the limit or over
     assert sizes == [first, 120 * PER_EPOCH - first]  # MLflow takes at most 1,000 metrics at once
