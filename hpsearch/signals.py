@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -76,6 +79,30 @@ def signals_held() -> Iterator[None]:
         yield
     finally:
         _held.depth -= 1
+
+
+class ScratchFolder:
+    """A temporary folder that a stop signal never leaves behind: `with ScratchFolder(p) as path`.
+
+    Made with stop signals held: an interrupt between making the folder (or tempfile's first
+    probe file in TMPDIR) and the `with` taking it left it there. A class, not a generator
+    (contextlib's) or TemporaryDirectory: an interrupt between a generator's yield and the
+    `with` leaves its clean-up to the garbage collector, which the command's fast exit skips
+    (cli.main). `before_removal` runs first (a pool that may still write into the folder).
+    """
+
+    def __init__(self, prefix: str, before_removal: Callable[[], object] | None = None) -> None:
+        self.prefix, self.before_removal = prefix, before_removal
+
+    def __enter__(self) -> Path:
+        with signals_held():
+            self.path = Path(tempfile.mkdtemp(prefix=self.prefix))
+        return self.path
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.before_removal is not None:
+            self.before_removal()
+        shutil.rmtree(self.path, ignore_errors=True)
 
 
 class StopSignalInterrupt(KeyboardInterrupt):

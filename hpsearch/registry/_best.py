@@ -7,7 +7,6 @@ study (Optuna) -> best COMPLETE trial -> its MLflow run -> model folder (verifie
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from hpsearch.registry._fetch import fetch_model
 from hpsearch.registry._paths import check_out
 from hpsearch.registry._resolve import trial_model_source
 from hpsearch.settings import Settings
+from hpsearch.signals import ScratchFolder
 from hpsearch.study import attrs as A
 from hpsearch.study.progress import best_complete_trial
 from hpsearch.tracking import StudyTracker
@@ -127,8 +127,8 @@ def best(
     run = _trial_run(client, study_name, trial)
     fingerprint = _check_fingerprint(run, splits, trial)
     source = trial_model_source(client, run)
-    with tempfile.TemporaryDirectory(prefix="hpsearch-best-") as scratch:
-        folder = destination or Path(scratch) / "model"
+    with ScratchFolder("hpsearch-best-") as scratch:
+        folder = destination or scratch / "model"
         sha = fetch_model(source, folder, tracking_uri=settings.mlflow_uri)  # verified
         test_accuracy = _test_accuracy(client, run, folder, splits, source.model_id)
     candidate = Candidate(

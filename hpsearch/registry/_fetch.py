@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from hpsearch.registry._paths import check_artifact_path, safe_destination
 from hpsearch.registry._refs import MLMODEL
 from hpsearch.registry._resolve import ModelSource, check_ref, resolve
 from hpsearch.settings import mask_password
+from hpsearch.signals import ScratchFolder
 from hpsearch.tracking.flavor import mlp_dir, read_mlflow_model_dir
 
 _MAX_FILES = 1000  # a model folder holds about ten; more means a wrong or hostile listing
@@ -75,19 +75,12 @@ def _quiet_downloads() -> Iterator[None]:
         os.environ.pop(name, None)
 
 
-@contextlib.contextmanager
-def _staging(repo: Any) -> Iterator[Path]:
+def _staging(repo: Any) -> ScratchFolder:
     """A scratch folder, removed on every way out. MLflow copies each file in its repository's
     thread pool: after a stop signal a copy may still run, and it would make the folder again
     once removed, so its copies end first."""
-    scratch = Path(tempfile.mkdtemp(prefix="hpsearch-fetch-"))
-    try:
-        yield scratch
-    finally:
-        pool = getattr(repo, "thread_pool", None)
-        if pool is not None:
-            pool.shutdown(wait=True)  # the repository is this fetch's own
-        shutil.rmtree(scratch, ignore_errors=True)
+    pool = getattr(repo, "thread_pool", None)  # the repository is this fetch's own
+    return ScratchFolder("hpsearch-fetch-", pool.shutdown if pool is not None else None)
 
 
 def _download(repo: Any, files: list[str], staging: Path) -> None:
@@ -195,7 +188,7 @@ def load_registered(ref: str, tracking_uri: str | None = None) -> MLP:
             f"no MLflow store at {stores.sqlite_path(uri)}: launch a study first (hpsearch launch)"
         )
     source = resolve(open_client(uri), ref)
-    with tempfile.TemporaryDirectory(prefix="hpsearch-model-") as scratch:
-        folder = Path(scratch) / "model"
+    with ScratchFolder("hpsearch-model-") as scratch:
+        folder = scratch / "model"
         fetch_model(source, folder, tracking_uri=uri)
         return read_mlflow_model_dir(folder)

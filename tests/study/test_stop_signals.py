@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from hpsearch.signals import ScratchFolder
 from hpsearch.study.worker import stop_signals_interrupt
 
 
@@ -162,3 +164,25 @@ def test_other_unraisable_exceptions_still_reach_the_previous_hook() -> None:
     finally:
         sys.unraisablehook = previous
     assert [str(exc) for exc in seen] == ["from a finalizer"]
+
+
+def test_a_stop_signal_as_a_scratch_folder_is_made_leaves_no_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # before: a TemporaryDirectory (or a generator's yield) interrupted just after its mkdtemp
+    # left the folder in TMPDIR (seen in CI, test_sigterm_to_best_leaves_no_half_written_out)
+    make = tempfile.mkdtemp
+
+    def made_then_signalled(**kwargs: str) -> str:
+        path = make(dir=tmp_path, **kwargs)
+        os.kill(os.getpid(), signal.SIGTERM)  # pending as mkdtemp returns
+        return path
+
+    monkeypatch.setattr(tempfile, "mkdtemp", made_then_signalled)
+    entered = []
+    with stop_signals_interrupt(), pytest.raises(KeyboardInterrupt), ScratchFolder("t-") as scratch:
+        entered.append(scratch)
+        (scratch / "file").write_text("x")
+        time.sleep(5)  # the interrupt lands here, once the `with` holds the folder
+    assert entered and entered[0].parent == tmp_path
+    assert list(tmp_path.iterdir()) == []
