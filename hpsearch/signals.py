@@ -23,9 +23,11 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # leave a write transaction open, and our own clean-up writes then wait on it (SQLite: 20 s);
 # one raised while a spawned child is sent its start-up data kills that child with an EOFError
 # traceback (blocking the signals in the launching thread is not enough: another thread of the
-# process may take the signal, and Python still runs the handler in the main thread).
+# process may take the signal, and Python still runs the handler in the main thread). An import
+# broken off half-way leaves a half-made module, and inside a class body's __set_name__ Python
+# turns the interrupt into a RuntimeError traceback (seen in CI: SIGTERM as launch imported MLflow).
 _UNBREAKABLE_CODE = ("sqlalchemy", "sqlite3", "psycopg", "mlflow.store", "optuna.storages",
-                     "multiprocessing.popen_spawn_posix")  # fmt: skip
+                     "multiprocessing.popen_spawn_posix", "importlib._bootstrap")  # fmt: skip
 _SIGNAL_RETRY_SECONDS = 0.05
 
 

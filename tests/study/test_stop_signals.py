@@ -186,3 +186,23 @@ def test_a_stop_signal_as_a_scratch_folder_is_made_leaves_no_folder(
         time.sleep(5)  # the interrupt lands here, once the `with` holds the folder
     assert entered and entered[0].parent == tmp_path
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_stop_signal_waits_until_an_import_has_finished(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # before: SIGTERM as launch imported MLflow broke off a class body, and Python turned the
+    # interrupt into a RuntimeError traceback ("Error calling __set_name__"), seen in CI
+    (tmp_path / "slow_module.py").write_text(
+        "import os, signal, time\n"
+        "os.kill(os.getpid(), signal.SIGTERM)\n"
+        "time.sleep(0.3)  # the signal arrives here, mid-import\n"
+        "WHOLE = True\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "slow_module", raising=False)
+    with stop_signals_interrupt(), pytest.raises(KeyboardInterrupt):
+        import slow_module  # noqa: F401
+
+        time.sleep(5)  # the interrupt lands here, once the module is whole
+    assert sys.modules["slow_module"].WHOLE
