@@ -86,8 +86,9 @@ def signals_held() -> Iterator[None]:
 class ScratchFolder:
     """A temporary folder that a stop signal never leaves behind: `with ScratchFolder(p) as path`.
 
-    Made with stop signals held: an interrupt between making the folder (or tempfile's first
-    probe file in TMPDIR) and the `with` taking it left it there. A class, not a generator
+    Made and removed with stop signals held: an interrupt between making the folder (or
+    tempfile's first probe file in TMPDIR) and the `with` taking it, or one during the removal
+    of a `with` that ended normally, left it there. A class, not a generator
     (contextlib's) or TemporaryDirectory: an interrupt between a generator's yield and the
     `with` leaves its clean-up to the garbage collector, which the command's fast exit skips
     (cli.main). `before_removal` runs first (a pool that may still write into the folder).
@@ -102,9 +103,10 @@ class ScratchFolder:
         return self.path
 
     def __exit__(self, *exc_info: object) -> None:
-        if self.before_removal is not None:
-            self.before_removal()
-        shutil.rmtree(self.path, ignore_errors=True)
+        with signals_held():  # the first stop signal, arriving here, would skip the removal
+            if self.before_removal is not None:
+                self.before_removal()
+            shutil.rmtree(self.path, ignore_errors=True)
 
 
 class StopSignalInterrupt(KeyboardInterrupt):

@@ -206,3 +206,17 @@ def test_a_stop_signal_waits_until_an_import_has_finished(
 
         time.sleep(5)  # the interrupt lands here, once the module is whole
     assert sys.modules["slow_module"].WHOLE
+
+
+def test_a_stop_signal_as_a_scratch_folder_is_removed_still_removes_it(tmp_path: Path) -> None:
+    # before: the signal landed in the removal of a fetch that had ended normally (waiting on
+    # MLflow's download pool) and the folder stayed (CI, test_sigterm_to_best...)
+    def signalled() -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.3)  # the signal arrives here
+
+    with stop_signals_interrupt(), pytest.raises(KeyboardInterrupt):
+        with ScratchFolder("t-", before_removal=signalled) as scratch:
+            (scratch / "file").write_text("x")
+        time.sleep(5)  # the interrupt lands here, once the folder is gone
+    assert not scratch.exists()
