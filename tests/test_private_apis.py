@@ -286,19 +286,22 @@ def test_a_database_without_mlflow_tables_has_no_tagged_run(tmp_path: Path) -> N
 
 
 _EXIT = """
-import atexit, sys
+import atexit, sys, threading, time
 from hpsearch.private_apis import exit_at_once
 atexit.register(lambda: print("handler ran", file=sys.stderr))
+def late(): time.sleep(0.3); print("thread ended", file=sys.stderr)
+threading.Thread(target=late).start()
 print("buffered, not yet written", end="")
 exit_at_once(3)
 """
 
 
-def test_exit_at_once_runs_the_exit_handlers_and_flushes_before_it_exits() -> None:
-    # the `hpsearch` command ends so (cli.main); written output and the code must survive
+def test_exit_at_once_joins_threads_runs_the_exit_handlers_and_flushes() -> None:
+    # the `hpsearch` command and the worker processes end so (cli.main, worker_process): a
+    # thread still working, the written output and the code must survive, in this order
     done = subprocess.run([sys.executable, "-c", _EXIT], capture_output=True, text=True)
     assert (done.returncode, done.stdout, done.stderr) == (
         3,
         "buffered, not yet written",
-        "handler ran\n",
+        "thread ended\nhandler ran\n",
     )

@@ -18,7 +18,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 import optuna
@@ -27,6 +27,7 @@ from threadpoolctl import threadpool_limits
 
 from hpsearch.data import release_loaded
 from hpsearch.errors import UserError
+from hpsearch.private_apis import exit_at_once
 from hpsearch.signals import STOP_SIGNALS, stop_signals_interrupt
 from hpsearch.study import attrs as A
 from hpsearch.study.algorithms import make_pruner, make_sampler
@@ -188,12 +189,14 @@ def _await_launcher(ready: Any) -> None:
             return
 
 
-def worker_process(options: WorkerOptions) -> None:
+def worker_process(options: WorkerOptions) -> NoReturn:
     """Entry point of a worker process started by `launch`.
 
     Exit code 130 when interrupted; on a user error (a dataset it cannot load, a sampler it
     cannot build) one line on stderr and exit code 2, which `launch` reports as a user error.
-    Any other error keeps multiprocessing's traceback (a bug) and exit code 1.
+    Any other error keeps multiprocessing's traceback (a bug) and exit code 1. Otherwise the
+    process exits without the interpreter's teardown (exit_at_once): freeing MLflow's, Optuna's
+    and SQLAlchemy's modules ran while launch waited for its last worker to write the summary.
     """
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -201,9 +204,11 @@ def worker_process(options: WorkerOptions) -> None:
         with stop_signals_interrupt():  # a stop signal held back while launch started us
             signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # ends the worker here
             run_worker(options)
+        code = 0
     except KeyboardInterrupt:
-        raise SystemExit(130) from None
+        code = 130
     except UserError as exc:
         name = multiprocessing.current_process().name
         print(f"error: {name}: {exc}", file=sys.stderr, flush=True)
-        raise SystemExit(exc.exit_code) from None
+        code = exc.exit_code
+    exit_at_once(code)
