@@ -66,3 +66,9 @@ def write_failure(exc: BaseException) -> str | None:
                 return f"a SQLite store cannot be written: {meaning} ({phrase})"
         seen = seen.__cause__ or seen.__context__
     return None
+
+
+def cache_root() -> Path:
+    """hpsearch's user cache: `$XDG_CACHE_HOME/hpsearch`, else `~/.cache/hpsearch`."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "hpsearch"

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from hpsearch.data._sources import cache_root
+from hpsearch.places import cache_root
 
 _FORMAT = 1  # bump when the cached arrays change meaning
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from hpsearch.data._errors import DatasetError
 from hpsearch.data._registry import IDX_FILES, IdxSpec
+from hpsearch.places import cache_root
 from hpsearch.settings import get_settings
 
 # Downloads a URL into a file; raises OSError (or ValueError for a bad URL) when it cannot.
@@ -23,12 +24,6 @@ Fetch = Callable[[str, Path], None]
 
 MAX_DOWNLOAD_BYTES = 64 * 1024**2  # the largest file, Fashion-MNIST's training images, is 26 MB
 _TIMEOUT_S = 30
-
-
-def cache_root() -> Path:
-    """hpsearch's user cache: `$XDG_CACHE_HOME/hpsearch`, else `~/.cache/hpsearch`."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "hpsearch"
 
 
 def dataset_cache_dir(name: str) -> Path:

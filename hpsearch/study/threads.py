@@ -25,6 +25,7 @@ import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from hpsearch.nn import LOSSES, MLP, Architecture, make_optimizer, train_step
+from hpsearch.places import cache_root
 
 CACHE_FILE = "machine-threads.json"
 MEASURE_SECONDS = 0.6
@@ -52,17 +53,13 @@ def usable_cores() -> int:
     return cores or 1
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "hpsearch"
-
-
 def choose(workers: int | None, cache: Path | None = None) -> ThreadChoice:
     """The best measured combination; `workers` fixes W (then only T is chosen)."""
     cores = usable_cores()
     candidates = _candidates(workers, cores)
     if len(candidates) == 1:
         return ThreadChoice(*candidates[0], None)
-    cache = cache or cache_dir()
+    cache = cache or cache_root()
     rates = _cached_rates(cache)
     missing = [c for c in candidates if _key(*c) not in rates]
     if missing:

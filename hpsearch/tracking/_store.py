@@ -22,6 +22,7 @@ from mlflow.tracking import MlflowClient
 
 from hpsearch import stores
 from hpsearch.errors import UserError
+from hpsearch.tracking._blank_store import create_blank_store
 from hpsearch.tracking._tags import ROLE, ROLE_STUDY, STUDY_NAME
 from hpsearch.tracking.probe import require_mlflow_schema
 
@@ -84,6 +85,9 @@ def open_client(tracking_uri: str) -> MlflowClient:
     if stores.is_server_database(tracking_uri):
         require_mlflow_schema(tracking_uri)
     with _schema_lock(tracking_uri):
+        path = stores.sqlite_path(tracking_uri)
+        if path is not None and not path.exists():
+            create_blank_store(path)
         for attempt in range(_INIT_ATTEMPTS):
             try:
                 client = MlflowClient(tracking_uri=tracking_uri)
