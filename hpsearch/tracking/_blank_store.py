@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import sqlite3
-import tempfile
 from pathlib import Path
 
 import mlflow
@@ -59,9 +59,11 @@ def _is_blank_at(path: Path, head: str) -> bool:
 
 
 def _copy_atomically(source: Path, destination: Path) -> None:
-    """A whole copy or none: written beside `destination`, then renamed onto it."""
+    """A whole copy or none: written beside `destination`, then renamed onto it. Created with
+    mode 0666 less the umask, as SQLite creates a store itself (mkstemp's would be 0600)."""
     destination.parent.mkdir(parents=True, exist_ok=True)
-    fd, partial = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.")
+    partial = destination.with_name(f".{destination.name}.{secrets.token_hex(8)}")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
             shutil.copyfileobj(src, out)

@@ -51,6 +51,7 @@ def test_a_copied_store_has_mlflows_own_schema_and_its_own_default_experiment(
     own.parent.mkdir()
     MlflowClient(tracking_uri=f"sqlite:///{own}").search_experiments()  # MLflow alone
     assert _schema(second) == _schema(own) == _schema(first)
+    assert second.stat().st_mode == own.stat().st_mode  # as SQLite creates a file (umask)
     for store in (first, second):
         assert [name for name, _ in _experiments(store)] == ["Default"]  # MLflow's, made here
 
