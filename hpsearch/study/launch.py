@@ -173,6 +173,7 @@ def _run(
         console.print(f"queued; run trials with: hpsearch worker {config.name} --storage URL")
         return study_status(study)
     tracker: StudyTracker | None = None
+    imports: threading.Thread | None = None
     processes: list[Any] = []
     try:
         ready = start_workers(_worker_options(request, choice, config, settings), processes)
@@ -180,10 +181,13 @@ def _run(
         tracker = _tracker(config.name, settings) if request.tracking else None
         ready.set()
         if tracker is not None:
-            threading.Thread(target=_summary_imports, name="summary-imports", daemon=True).start()
+            imports = threading.Thread(target=_summary_imports, name="summary-imports", daemon=True)
+            imports.start()
         watch_workers(processes, partial(_report, on_status, study))
     finally:
         stop_workers(processes)
+        if imports is not None:  # the summary must not import half-imported modules
+            imports.join()
         if tracker is not None:
             _summarise(tracker, study, settings, console)
     check_exit_codes(processes)
