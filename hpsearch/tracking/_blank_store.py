@@ -1,9 +1,9 @@
 """A new SQLite MLflow store, copied from a blank one kept in the user cache.
 
 MLflow makes a new store's tables by running every one of its migrations (about a hundred
-alembic scripts): 2.4 s of a launch on a 2-core Haswell VM, while its worker waited for the
+alembic scripts): seconds of a launch on a 2-core machine, while its worker waited for the
 experiment. The first new store per MLflow version is made that way, and a copy of it, taken
-before MLflow adds anything (its Default experiment names the store's own artifact folder), is
+before MLflow adds anything (its Default experiment names the opening process's artifact root), is
 kept as `$XDG_CACHE_HOME/hpsearch/mlflow-blank/<version>-<head>.sqlite`. Later new stores are
 that copy: the same bytes MLflow's own code made. A copy that fails its checks (not SQLite, not
 at MLflow's head, not blank) is not used, and is made again.
